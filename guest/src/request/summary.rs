@@ -1,0 +1,110 @@
+//! The job summary: what a valid request will make sealmail do, in the shape of
+//! `job-summary` in `wit/validation.wit`. Used by the CLI, the preview page and the parity
+//! test (native and component must produce the same summary).
+
+use serde::Serialize;
+
+use super::address::Mailbox;
+use super::validate::Validated;
+use super::report::Warning;
+use crate::password::PasswordStrength;
+
+/// See `job-summary` in the WIT.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+#[allow(missing_docs)] // every field is documented in the WIT
+pub struct JobSummary {
+    pub sender: Mailbox,
+    pub header_from: Mailbox,
+    pub subject: String,
+    pub body_content_type: String,
+    pub messages: Vec<MessagePlan>,
+    pub envelope_recipient_count: u32,
+    pub attachments: Vec<AttachmentPlan>,
+    pub secure_document: Option<SecureDocumentPlan>,
+    pub antivirus: bool,
+    pub callback_url: Option<String>,
+    pub estimated_message_bytes: u64,
+    pub warnings: Vec<Warning>,
+}
+
+/// See `message-plan` in the WIT.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+#[allow(missing_docs)]
+pub struct MessagePlan {
+    pub block: u32,
+    pub to: Vec<Mailbox>,
+    pub cc: Vec<Mailbox>,
+    pub bcc: Vec<Mailbox>,
+    pub envelope_recipients: Vec<String>,
+    pub reference: Option<String>,
+}
+
+/// See `attachment-plan` in the WIT.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+#[allow(missing_docs)]
+pub struct AttachmentPlan {
+    pub index: u32,
+    pub name: String,
+    pub content_type: String,
+    pub size: u64,
+    pub sealed: bool,
+}
+
+/// See `secure-document-plan` in the WIT.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+#[allow(missing_docs)]
+pub struct SecureDocumentPlan {
+    pub archive_name: String,
+    pub strength: PasswordStrength,
+    pub subject_prefix: String,
+    pub password_mail_subject: String,
+}
+
+impl JobSummary {
+    /// Summarizes a validated request.
+    pub fn new(v: &Validated) -> Self {
+        let job = &v.job;
+        let messages: Vec<MessagePlan> = job
+            .blocks
+            .iter()
+            .enumerate()
+            .map(|(i, b)| MessagePlan {
+                block: i as u32,
+                to: b.to.clone(),
+                cc: b.cc.clone(),
+                bcc: b.bcc.clone(),
+                envelope_recipients: b.envelope_recipients(),
+                reference: b.reference.clone(),
+            })
+            .collect();
+        JobSummary {
+            sender: job.sender.clone(),
+            header_from: job.header_from.clone(),
+            subject: job.subject.text.clone(),
+            body_content_type: job.body.content_type.mime().to_owned(),
+            envelope_recipient_count: messages.iter().map(|m| m.envelope_recipients.len() as u32).sum(),
+            messages,
+            attachments: job
+                .attachments
+                .iter()
+                .enumerate()
+                .map(|(i, a)| AttachmentPlan { index: i as u32, name: a.name.clone(), content_type: a.content_type.clone(), size: a.content.len() as u64, sealed: a.sealed })
+                .collect(),
+            secure_document: job.secure_document.as_ref().map(|s| SecureDocumentPlan {
+                archive_name: s.archive_name.clone(),
+                strength: s.strength,
+                subject_prefix: s.subject_prefix.clone(),
+                // DESIGN §3.8: prefix + the original subject, decoded and trimmed.
+                password_mail_subject: format!("{}{}", s.subject_prefix, job.subject.text.trim()),
+            }),
+            antivirus: job.antivirus,
+            callback_url: job.callback.as_ref().map(|c| c.url.clone()),
+            estimated_message_bytes: v.estimated_message_bytes,
+            warnings: v.warnings.clone(),
+        }
+    }
+}

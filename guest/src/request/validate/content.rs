@@ -1,0 +1,143 @@
+//! `subject`, `body` and `alternative`: content or template, `contentEncoding`, `charset`,
+//! `contentTransferEncoding`, and the subject's own limits.
+
+use super::fields::{Fields, Text, header_safe};
+use super::limits::MAX_SUBJECT_CHARS;
+use crate::request::encoding::{CONTENT_ENCODINGS, ContentEncoding, TRANSFER_ENCODINGS, charset, decode_text};
+use crate::request::model::{self, BodyType};
+use crate::request::report::{ProblemKind, Report};
+
+/// Which text part is being read.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Part {
+    Subject,
+    Body,
+    Alternative,
+}
+
+const SUBJECT_KEYS: &[&str] = &["content", "template", "contentEncoding", "contentTransferEncoding", "charset"];
+const BODY_KEYS: &[&str] = &["content", "template", "contentEncoding", "contentTransferEncoding", "charset", "contentType"];
+
+/// Reads `key` of the root as a text part. `templating` is `job.features.templating.active`.
+pub(crate) fn text_part(r: &mut Report, root: &Fields, key: &str, part: Part, templating: bool) -> Option<(model::Text, Option<BodyType>)> {
+    let required = part != Part::Alternative;
+    let fields = root.object_member(r, key, required, if part == Part::Subject { SUBJECT_KEYS } else { BODY_KEYS })?;
+    let before = r.problem_count();
+
+    let content_type = match part {
+        Part::Subject => None,
+        Part::Body => Some(body_type(r, &fields)),
+        Part::Alternative => {
+            if let Some(t) = fields.text(r, "contentType", Text::header(255))
+                && mime_essence(t) != "text/plain"
+            {
+                r.problem(&fields.path.key("contentType"), ProblemKind::InvalidValue, "the alternative is plain text: contentType must be text/plain");
+            }
+            None
+        }
+    };
+    let encoding = fields.text(r, "contentEncoding", Text::header(32)).map_or(Some(ContentEncoding::Plain), |name| {
+        let e = ContentEncoding::from_name(name);
+        if e.is_none() {
+            r.problem(&fields.path.key("contentEncoding"), ProblemKind::InvalidValue, format!("\"{name}\" is not one of {}", CONTENT_ENCODINGS.join(", ")));
+        }
+        e
+    });
+    let transfer_encoding = fields.text(r, "contentTransferEncoding", Text::header(32)).and_then(|name| {
+        let lower = name.to_ascii_lowercase();
+        if TRANSFER_ENCODINGS.contains(&lower.as_str()) {
+            Some(lower)
+        } else {
+            r.problem(&fields.path.key("contentTransferEncoding"), ProblemKind::InvalidValue, format!("\"{name}\" is not one of {}", TRANSFER_ENCODINGS.join(", ")));
+            None
+        }
+    });
+    let charset = fields.text(r, "charset", Text::header(64)).map_or(Some(encoding_rs::UTF_8), |label| {
+        let c = charset(label);
+        if c.is_none() {
+            r.problem(&fields.path.key("charset"), ProblemKind::InvalidValue, format!("\"{label}\" is not a known charset (e.g. UTF-8, ISO-8859-1, windows-1252, UTF-16)"));
+        }
+        c
+    });
+
+    let content = fields.text(r, "content", Text { required: false, max_chars: usize::MAX, header: false });
+    let template = fields.text(r, "template", Text { required: false, max_chars: usize::MAX, header: false });
+    match (fields.raw("content"), fields.raw("template")) {
+        (Some(_), Some(_)) => {
+            r.problem(&fields.path.key("template"), ProblemKind::RuleViolation, "give either content or template, not both");
+        }
+        (None, None) => {
+            r.problem(&fields.path.key("content"), ProblemKind::Missing, "\"content\" (or \"template\" with templating) is required");
+        }
+        (None, Some(_)) if template.is_some() => {
+            if templating {
+                // Rendering arrives with templating support; sending `${name}` verbatim
+                // would be wrong, so until then templates are refused, not passed through.
+                r.problem(&fields.path.key("template"), ProblemKind::Unsupported, "templates are not rendered by this version of sealmail yet; send \"content\"");
+            } else {
+                r.problem(&fields.path.key("template"), ProblemKind::RuleViolation, "a template needs /job/features/templating/active: true");
+            }
+        }
+        _ => {}
+    }
+
+    let (content, encoding, charset) = (content?, encoding?, charset?);
+    if r.problem_count() > before {
+        return None;
+    }
+    let text = match decode_text(content, encoding, charset) {
+        Ok(t) => t,
+        Err(e) => {
+            r.problem(&fields.path.key("content"), ProblemKind::InvalidEncoding, format!("{e} (contentEncoding {})", encoding_name(encoding)));
+            return None;
+        }
+    };
+    if part == Part::Subject && !subject_ok(r, &fields, &text) {
+        return None;
+    }
+    Some((model::Text { text, transfer_encoding }, content_type.flatten()))
+}
+
+fn encoding_name(e: ContentEncoding) -> &'static str {
+    match e {
+        ContentEncoding::Plain => "plain",
+        ContentEncoding::QuotedPrintable => "quoted-printable",
+        ContentEncoding::Base64 => "base64",
+    }
+}
+
+/// The subject after decoding: Retarus' 500-character limit, one header line.
+fn subject_ok(r: &mut Report, fields: &Fields, text: &str) -> bool {
+    let path = fields.path.key("content");
+    if text.trim().is_empty() {
+        r.problem(&path, ProblemKind::EmptyValue, "the decoded subject is empty");
+        return false;
+    }
+    let chars = text.chars().count();
+    if chars > MAX_SUBJECT_CHARS {
+        r.problem(&path, ProblemKind::TooLong, format!("the decoded subject is {chars} characters long; at most {MAX_SUBJECT_CHARS} are allowed"));
+        return false;
+    }
+    header_safe(&path, r, text)
+}
+
+/// `body.contentType`: `text/plain` (the default) or `text/html`; parameters such as
+/// `; charset=UTF-8` are tolerated (the charset is `charset`'s business).
+fn body_type(r: &mut Report, fields: &Fields) -> Option<BodyType> {
+    let Some(t) = fields.text(r, "contentType", Text::header(255)) else {
+        return (fields.raw("contentType").is_none()).then_some(BodyType::Plain);
+    };
+    match mime_essence(t).as_str() {
+        "text/plain" => Some(BodyType::Plain),
+        "text/html" => Some(BodyType::Html),
+        _ => {
+            r.problem(&fields.path.key("contentType"), ProblemKind::InvalidValue, format!("\"{t}\" is not text/plain or text/html"));
+            None
+        }
+    }
+}
+
+/// `type/subtype` of a MIME type, lower case, without parameters.
+pub(crate) fn mime_essence(t: &str) -> String {
+    t.split(';').next().unwrap_or("").trim().to_ascii_lowercase()
+}

@@ -1,0 +1,116 @@
+//! `job`: references echoed in callbacks and the feature switches, including the Secure
+//! Document settings (DESIGN §3.1, §3.4). The rules that tie features to attachments are in
+//! `secure_document`.
+
+use super::fields::{Fields, Text};
+use super::limits::{MAX_NAME_CHARS, MAX_REFERENCE_CHARS, MAX_SUBJECT_PREFIX_CHARS};
+use crate::archive::archive_file_name;
+use crate::password::PasswordStrength;
+use crate::request::model::SecureDocument;
+use crate::request::report::{ProblemKind, Report, WarningKind};
+
+const JOB_KEYS: &[&str] = &["referenceJob", "costCenter", "campaignId", "features", "options"];
+const FEATURE_KEYS: &[&str] = &["antivirus", "secureDocument", "templating", "messageSigning", "openTracking", "linkTracking"];
+const SECURE_KEYS: &[&str] = &["active", "filename", "subjectPrefix", "password"];
+
+/// The password mail's subject prefix when the request gives none (Retarus' default).
+pub const DEFAULT_SUBJECT_PREFIX: &str = "Password for: ";
+/// The archive name when the request gives none.
+pub const DEFAULT_ARCHIVE_NAME: &str = "documents.zip";
+
+/// What `job` says.
+#[derive(Default)]
+pub(crate) struct JobSettings {
+    pub reference_job: Option<String>,
+    pub cost_center: Option<String>,
+    pub campaign_id: Option<String>,
+    pub antivirus: bool,
+    pub templating: bool,
+    pub message_signing: bool,
+    /// `secureDocument.active`.
+    pub secure_active: bool,
+    /// The settings with defaults applied (present whenever they were readable).
+    pub secure: Option<SecureDocument>,
+}
+
+/// Reads `/job`.
+pub(crate) fn job(r: &mut Report, root: &Fields) -> JobSettings {
+    let mut out = JobSettings::default();
+    let Some(job) = root.object_member(r, "job", false, JOB_KEYS) else {
+        out.secure = Some(default_secure());
+        return out;
+    };
+    job.not_acted_on(r, "options", "sealmail has no job options; ignored");
+    let reference = Text::header(MAX_REFERENCE_CHARS);
+    out.reference_job = job.text(r, "referenceJob", reference).map(str::to_owned);
+    out.cost_center = job.text(r, "costCenter", reference).map(str::to_owned);
+    out.campaign_id = job.text(r, "campaignId", reference).map(str::to_owned);
+
+    let Some(features) = job.object_member(r, "features", false, FEATURE_KEYS) else {
+        out.secure = Some(default_secure());
+        return out;
+    };
+    for key in ["openTracking", "linkTracking"] {
+        features.not_acted_on(r, key, "sealmail does not track opens or clicks; ignored");
+    }
+    let active = |r: &mut Report, key: &str| features.object_member(r, key, false, &["active"]).and_then(|f| f.boolean(r, "active", true)).unwrap_or(false);
+    out.antivirus = active(r, "antivirus");
+    out.templating = active(r, "templating");
+    out.message_signing = active(r, "messageSigning");
+    if out.message_signing {
+        r.problem(&features.path.key("messageSigning").key("active"), ProblemKind::Unsupported, "message signing (S/MIME) is not supported by sealmail");
+    }
+    match features.object_member(r, "secureDocument", false, SECURE_KEYS) {
+        Some(secure) => {
+            out.secure_active = secure.boolean(r, "active", false).unwrap_or(false);
+            out.secure = secure_settings(r, &secure);
+        }
+        None => out.secure = Some(default_secure()),
+    }
+    out
+}
+
+fn default_secure() -> SecureDocument {
+    SecureDocument {
+        archive_name: DEFAULT_ARCHIVE_NAME.to_owned(),
+        subject_prefix: DEFAULT_SUBJECT_PREFIX.to_owned(),
+        strength: PasswordStrength::VeryHigh,
+    }
+}
+
+/// `filename`, `subjectPrefix`, `password.type` with DESIGN §3.1/§3.4 defaults.
+fn secure_settings(r: &mut Report, secure: &Fields) -> Option<SecureDocument> {
+    let before = r.problem_count();
+    let archive_name = secure.text(r, "filename", Text::header(MAX_NAME_CHARS)).map_or_else(|| DEFAULT_ARCHIVE_NAME.to_owned(), archive_file_name);
+    let subject_prefix = secure
+        .raw("subjectPrefix")
+        .map_or(Some(DEFAULT_SUBJECT_PREFIX), |_| secure.text(r, "subjectPrefix", Text::header(MAX_SUBJECT_PREFIX_CHARS)))
+        .map(str::to_owned);
+    let strength = match secure.object_member(r, "password", false, &["type"]) {
+        None => Some(PasswordStrength::VeryHigh),
+        Some(password) => match password.text(r, "type", Text::header(32)) {
+            None if password.raw("type").is_none() => Some(PasswordStrength::VeryHigh),
+            None => None,
+            Some(name) => strength(r, &password.path.key("type"), name),
+        },
+    };
+    if r.problem_count() > before {
+        return None;
+    }
+    Some(SecureDocument { archive_name, subject_prefix: subject_prefix?, strength: strength? })
+}
+
+/// DESIGN §3.4: `medium`, `high`, `very_high`, sealmail's `maximum`; `strong` (used in one
+/// Retarus sample) is an alias of `very_high`.
+fn strength(r: &mut Report, path: &crate::request::report::Pointer, name: &str) -> Option<PasswordStrength> {
+    if name == "strong" {
+        r.warn(path, WarningKind::Alias, "\"strong\" is read as \"very_high\" (15 characters); write very_high");
+        return Some(PasswordStrength::VeryHigh);
+    }
+    let found = PasswordStrength::from_name(name);
+    if found.is_none() {
+        let names: Vec<_> = PasswordStrength::ALL.iter().map(|s| s.name()).collect();
+        r.problem(path, ProblemKind::InvalidValue, format!("\"{name}\" is not a password type; use one of {}", names.join(", ")));
+    }
+    found
+}

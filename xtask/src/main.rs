@@ -1,0 +1,153 @@
+//! Project automation, run as `cargo xtask <command>` (alias in `.cargo/config.toml`).
+//!
+//! - `setup`: installs what the tests need on a Debian machine, idempotently (the wasm
+//!   target, 7-Zip, bsdtar, Python's pyzipper).
+//! - `build-guest`: builds the component (`wasm32-wasip2`) that the host embeds. It runs
+//!   before every host build because a `build.rs` that runs cargo deadlocks on the target
+//!   directory lock.
+//! - `run`: the main job (for now: the CLI on the samples; the server arrives next).
+//! - `test`: setup, build, formatting, clippy, and every test.
+//! - `bench`: the sealing benchmark (`docs/performance.md`).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let root = root();
+    std::env::set_current_dir(&root)?;
+    match args.first().map(String::as_str) {
+        Some("setup") => setup(),
+        Some("build-guest") => build_guest(),
+        Some("run") => run_main_job(&args[1..]),
+        Some("test") => test(),
+        Some("bench") => bench(&args[1..]),
+        _ => {
+            eprintln!("usage: cargo xtask <setup | build-guest | run | test | bench>");
+            std::process::exit(2);
+        }
+    }
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
+}
+
+/// Runs a command, echoing it, and fails with its exit status.
+fn run(cmd: &mut Command) -> Result<()> {
+    eprintln!("+ {}", describe(cmd));
+    let status = cmd.status().with_context(|| format!("cannot start {}", describe(cmd)))?;
+    if !status.success() {
+        bail!("{} failed ({status})", describe(cmd));
+    }
+    Ok(())
+}
+
+fn describe(cmd: &Command) -> String {
+    std::iter::once(cmd.get_program()).chain(cmd.get_args()).map(|s| s.to_string_lossy().into_owned()).collect::<Vec<_>>().join(" ")
+}
+
+fn cargo() -> Command {
+    Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+}
+
+fn have(program: &str) -> bool {
+    Command::new("sh").arg("-c").arg(format!("command -v {program} >/dev/null 2>&1")).status().is_ok_and(|s| s.success())
+}
+
+fn python_has(module: &str) -> bool {
+    Command::new("python3").args(["-c", &format!("import {module}")]).output().is_ok_and(|o| o.status.success())
+}
+
+/// Debian packages the tests use, by the command that proves each is installed.
+const APT_PACKAGES: &[(&str, &str)] = &[("7z", "p7zip-full"), ("bsdtar", "libarchive-tools")];
+
+/// Python packages the tests use (the third-party AE-2 reader).
+const PIP_PACKAGES: &[(&str, &str)] = &[("pyzipper", "pyzipper==0.3.6")];
+
+fn setup() -> Result<()> {
+    // rust-toolchain.toml names the target; rustup installs it on first use, but say it
+    // explicitly so a machine whose rustup does not auto-install still works.
+    run(Command::new("rustup").args(["target", "add", "wasm32-wasip2"]))?;
+    let missing: Vec<&str> = APT_PACKAGES.iter().filter(|(cmd, _)| !have(cmd)).map(|(_, pkg)| *pkg).collect();
+    if !missing.is_empty() {
+        let sudo: &[&str] = if is_root() { &[] } else { &["sudo"] };
+        let apt = |args: &[&str]| {
+            let mut all: Vec<&str> = sudo.to_vec();
+            all.push("apt-get");
+            all.extend_from_slice(args);
+            let mut c = Command::new(all[0]);
+            c.args(&all[1..]).env("DEBIAN_FRONTEND", "noninteractive");
+            c
+        };
+        run(&mut apt(&["update", "-q"]))?;
+        let mut install = vec!["install", "-y", "-q", "--no-install-recommends"];
+        install.extend(&missing);
+        run(&mut apt(&install))?;
+    }
+    for (module, spec) in PIP_PACKAGES {
+        if !python_has(module) {
+            run(Command::new("python3").args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", spec]))?;
+        }
+    }
+    Ok(())
+}
+
+fn is_root() -> bool {
+    Command::new("id").arg("-u").output().is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+/// The component's path, as `host/build.rs` expects it.
+pub fn guest_wasm() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from);
+    target.join("wasm32-wasip2").join("guest").join("sealmail_guest.wasm")
+}
+
+fn build_guest() -> Result<()> {
+    run(cargo().args(["build", "--package", "sealmail-guest", "--target", "wasm32-wasip2", "--profile", "guest"]))?;
+    let wasm = guest_wasm();
+    let size = std::fs::metadata(&wasm).with_context(|| format!("the build did not produce {}", wasm.display()))?.len();
+    eprintln!("component: {} ({} KiB)", wasm.display(), size / 1024);
+    Ok(())
+}
+
+fn run_main_job(extra: &[String]) -> Result<()> {
+    build_guest()?;
+    run(cargo().args(["build", "--release", "--package", "sealmail"]))?;
+    let exe = root().join("target").join("release").join("sealmail");
+    if !extra.is_empty() {
+        return run(Command::new(&exe).args(extra));
+    }
+    // Until the server exists (next issue), the main job shows the CLI on the samples.
+    let samples = root().join("..").join("shared").join("samples");
+    let samples = if samples.is_dir() { samples } else { root().join("tests").join("samples") };
+    for entry in std::fs::read_dir(&samples).with_context(|| format!("cannot list {}", samples.display()))? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "json") {
+            eprintln!("\n== sealmail validate {}", path.display());
+            run(Command::new(&exe).arg("validate").arg(&path))?;
+        }
+    }
+    let demo = root().join("target").join("demo");
+    std::fs::create_dir_all(&demo)?;
+    std::fs::write(demo.join("Rechnung-Müller.txt"), "Rechnung Nr. 2026-11\nBetrag: 42,00 EUR\n".repeat(2000))?;
+    eprintln!("\n== sealmail seal");
+    run(Command::new(&exe).arg("seal").arg("--force").arg("-o").arg(demo.join("demo.zip")).arg(demo.join("Rechnung-Müller.txt")))
+}
+
+fn test() -> Result<()> {
+    setup()?;
+    build_guest()?;
+    run(cargo().args(["fmt", "--all", "--", "--check"]))?;
+    run(cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
+    run(cargo().args(["clippy", "--package", "sealmail-guest", "--target", "wasm32-wasip2", "--", "-D", "warnings"]))?;
+    run(cargo().args(["test", "--workspace", "--no-fail-fast"]))
+}
+
+fn bench(extra: &[String]) -> Result<()> {
+    setup()?;
+    build_guest()?;
+    run(cargo().args(["run", "--release", "--package", "sealmail-tests", "--bin", "seal-bench", "--"]).args(extra))
+}
