@@ -10,7 +10,8 @@ fn main() {
     let path = match std::env::var_os("SEALMAIL_GUEST_WASM") {
         Some(p) => PathBuf::from(p),
         None => {
-            let root = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR")).join("..");
+            let root = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"))
+                .join("..");
             let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
             target.join("wasm32-wasip2").join("guest").join("sealmail_guest.wasm")
         }

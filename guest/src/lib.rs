@@ -65,14 +65,27 @@ mod component {
     impl wit_validation::Guest for Component {
         fn default_limits() -> wit_validation::Limits {
             let d = request::Limits::default();
-            wit_validation::Limits { max_request_bytes: d.max_request_bytes, max_message_bytes: d.max_message_bytes, max_addresses: d.max_addresses }
+            wit_validation::Limits {
+                max_request_bytes: d.max_request_bytes,
+                max_message_bytes: d.max_message_bytes,
+                max_addresses: d.max_addresses,
+            }
         }
 
-        fn validate(bytes: Vec<u8>, limits: wit_validation::Limits) -> Result<wit_validation::JobSummary, wit_validation::ValidationError> {
-            let limits = request::Limits { max_request_bytes: limits.max_request_bytes, max_message_bytes: limits.max_message_bytes, max_addresses: limits.max_addresses };
+        fn validate(
+            bytes: Vec<u8>,
+            limits: wit_validation::Limits,
+        ) -> Result<wit_validation::JobSummary, wit_validation::ValidationError> {
+            let limits = request::Limits {
+                max_request_bytes: limits.max_request_bytes,
+                max_message_bytes: limits.max_message_bytes,
+                max_addresses: limits.max_addresses,
+            };
             match request::validate(&bytes, &limits) {
                 Ok(v) => Ok(summary_to_wit(request::summary::JobSummary::new(&v))),
-                Err(problems) => Err(wit_validation::ValidationError::Invalid(problems.into_iter().map(problem_to_wit).collect())),
+                Err(problems) => {
+                    Err(wit_validation::ValidationError::Invalid(problems.into_iter().map(problem_to_wit).collect()))
+                }
             }
         }
     }
@@ -104,7 +117,13 @@ mod component {
             attachments: s
                 .attachments
                 .into_iter()
-                .map(|a| w::AttachmentPlan { index: a.index, name: a.name, content_type: a.content_type, size: a.size, sealed: a.sealed })
+                .map(|a| w::AttachmentPlan {
+                    index: a.index,
+                    name: a.name,
+                    content_type: a.content_type,
+                    size: a.size,
+                    sealed: a.sealed,
+                })
                 .collect(),
             secure_document: s.secure_document.map(|d| w::SecureDocumentPlan {
                 archive_name: d.archive_name,
@@ -160,10 +179,20 @@ mod component {
     impl wit_archive::Guest for Component {
         type Sealer = SealerResource;
 
-        fn seal(archive_name: String, files: Vec<wit_archive::File>, password: String, modified: wit_archive::Timestamp) -> Result<wit_archive::SealedArchive, wit_archive::SealError> {
+        fn seal(
+            archive_name: String,
+            files: Vec<wit_archive::File>,
+            password: String,
+            modified: wit_archive::Timestamp,
+        ) -> Result<wit_archive::SealedArchive, wit_archive::SealError> {
             let files: Vec<(&str, &[u8])> = files.iter().map(|f| (f.name.as_str(), f.content.as_slice())).collect();
-            let sealed = archive::seal(&archive_name, &files, &password, timestamp_from_wit(modified), system_rng()).map_err(seal_error_to_wit)?;
-            Ok(wit_archive::SealedArchive { name: sealed.name, bytes: sealed.bytes, entries: sealed.entries.into_iter().map(entry_to_wit).collect() })
+            let sealed = archive::seal(&archive_name, &files, &password, timestamp_from_wit(modified), system_rng())
+                .map_err(seal_error_to_wit)?;
+            Ok(wit_archive::SealedArchive {
+                name: sealed.name,
+                bytes: sealed.bytes,
+                entries: sealed.entries.into_iter().map(entry_to_wit).collect(),
+            })
         }
 
         fn archive_file_name(requested: String) -> String {
@@ -175,8 +204,13 @@ mod component {
     struct SealerResource(RefCell<archive::Sealer<rand::rand_core::UnwrapErr<rand::rngs::OsRng>>>);
 
     impl wit_archive::GuestSealer for SealerResource {
-        fn create(archive_name: String, password: String, modified: wit_archive::Timestamp) -> Result<wit_archive::Sealer, wit_archive::SealError> {
-            let sealer = archive::Sealer::new(&archive_name, &password, timestamp_from_wit(modified), system_rng()).map_err(seal_error_to_wit)?;
+        fn create(
+            archive_name: String,
+            password: String,
+            modified: wit_archive::Timestamp,
+        ) -> Result<wit_archive::Sealer, wit_archive::SealError> {
+            let sealer = archive::Sealer::new(&archive_name, &password, timestamp_from_wit(modified), system_rng())
+                .map_err(seal_error_to_wit)?;
             Ok(wit_archive::Sealer::new(SealerResource(RefCell::new(sealer))))
         }
         fn archive_name(&self) -> String {
@@ -198,7 +232,14 @@ mod component {
     }
 
     fn timestamp_from_wit(t: wit_archive::Timestamp) -> archive::Timestamp {
-        archive::Timestamp { year: t.year, month: t.month, day: t.day, hour: t.hour, minute: t.minute, second: t.second }
+        archive::Timestamp {
+            year: t.year,
+            month: t.month,
+            day: t.day,
+            hour: t.hour,
+            minute: t.minute,
+            second: t.second,
+        }
     }
 
     fn entry_to_wit(e: archive::Entry) -> wit_archive::Entry {

@@ -195,10 +195,16 @@ mod tests {
         // For n = 56 the accepted bytes are 0..=223 (224 = 4 × 56).
         struct Seq(std::vec::IntoIter<u8>);
         impl RngCore for Seq {
-            fn next_u32(&mut self) -> u32 { unimplemented!() }
-            fn next_u64(&mut self) -> u64 { unimplemented!() }
+            fn next_u32(&mut self) -> u32 {
+                unimplemented!()
+            }
+            fn next_u64(&mut self) -> u64 {
+                unimplemented!()
+            }
             fn fill_bytes(&mut self, dst: &mut [u8]) {
-                for d in dst { *d = self.0.next().expect("sequence exhausted"); }
+                for d in dst {
+                    *d = self.0.next().expect("sequence exhausted");
+                }
             }
         }
         let mut rng = Seq(vec![255, 224, 223, 0].into_iter());

@@ -72,7 +72,11 @@ fn store(path: &Path, artifact: &[u8]) {
     if std::fs::create_dir_all(dir).is_err() {
         return;
     }
-    let tmp = dir.join(format!(".{}.{}.tmp", path.file_name().and_then(|n| n.to_str()).unwrap_or("artifact"), std::process::id()));
+    let tmp = dir.join(format!(
+        ".{}.{}.tmp",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("artifact"),
+        std::process::id()
+    ));
     if std::fs::write(&tmp, artifact).is_ok() && std::fs::rename(&tmp, path).is_ok() {
         return;
     }

@@ -38,13 +38,19 @@ impl Library {
     }
 
     /// Validates a raw JobRequest body (`limits`: the component's defaults when `None`).
-    pub async fn validate(&self, request: &[u8], limits: Option<Limits>) -> Result<Result<JobSummary, Vec<Problem>>, CallError> {
+    pub async fn validate(
+        &self,
+        request: &[u8],
+        limits: Option<Limits>,
+    ) -> Result<Result<JobSummary, Vec<Problem>>, CallError> {
         let mut s = self.runtime.instantiate().await?;
         let limits = match limits {
             Some(l) => l,
             None => s.call(async |lib, store| lib.sealmail_mail_validation().call_default_limits(store).await).await?,
         };
-        let result = s.call(async |lib, store| lib.sealmail_mail_validation().call_validate(store, request, limits).await).await?;
+        let result = s
+            .call(async |lib, store| lib.sealmail_mail_validation().call_validate(store, request, limits).await)
+            .await?;
         Ok(result.map_err(|ValidationError::Invalid(problems)| problems))
     }
 
@@ -67,15 +73,33 @@ impl Library {
     }
 
     /// Seals `files` at once. For large inputs prefer [`Library::sealer`].
-    pub async fn seal(&self, archive_name: &str, files: &[archive::File], password: &str, modified: Timestamp) -> Result<Result<SealedArchive, SealError>, CallError> {
+    pub async fn seal(
+        &self,
+        archive_name: &str,
+        files: &[archive::File],
+        password: &str,
+        modified: Timestamp,
+    ) -> Result<Result<SealedArchive, SealError>, CallError> {
         let mut s = self.runtime.instantiate().await?;
-        s.call(async |lib, store| lib.sealmail_mail_archive().call_seal(store, archive_name, files, password, modified).await).await
+        s.call(async |lib, store| {
+            lib.sealmail_mail_archive().call_seal(store, archive_name, files, password, modified).await
+        })
+        .await
     }
 
     /// Starts an archive fed one file, one chunk at a time (bounded memory, progress).
-    pub async fn sealer(&self, archive_name: &str, password: &str, modified: Timestamp) -> Result<Result<Sealer, SealError>, CallError> {
+    pub async fn sealer(
+        &self,
+        archive_name: &str,
+        password: &str,
+        modified: Timestamp,
+    ) -> Result<Result<Sealer, SealError>, CallError> {
         let mut s = self.runtime.instantiate().await?;
-        let created = s.call(async |lib, store| lib.sealmail_mail_archive().sealer().call_create(store, archive_name, password, modified).await).await?;
+        let created = s
+            .call(async |lib, store| {
+                lib.sealmail_mail_archive().sealer().call_create(store, archive_name, password, modified).await
+            })
+            .await?;
         Ok(created.map(|handle| Sealer { session: s, handle }))
     }
 }
@@ -94,19 +118,25 @@ impl Sealer {
     /// The archive's normalized file name.
     pub async fn archive_name(&mut self) -> Result<String, CallError> {
         let h = self.handle;
-        self.session.call(async |lib, store| lib.sealmail_mail_archive().sealer().call_archive_name(store, h).await).await
+        self.session
+            .call(async |lib, store| lib.sealmail_mail_archive().sealer().call_archive_name(store, h).await)
+            .await
     }
 
     /// Starts the next file; returns its entry name.
     pub async fn begin_file(&mut self, name: &str) -> Result<Result<String, SealError>, CallError> {
         let h = self.handle;
-        self.session.call(async |lib, store| lib.sealmail_mail_archive().sealer().call_begin_file(store, h, name).await).await
+        self.session
+            .call(async |lib, store| lib.sealmail_mail_archive().sealer().call_begin_file(store, h, name).await)
+            .await
     }
 
     /// Feeds a chunk of the current file.
     pub async fn write(&mut self, chunk: &[u8]) -> Result<Result<(), SealError>, CallError> {
         let h = self.handle;
-        self.session.call(async |lib, store| lib.sealmail_mail_archive().sealer().call_write(store, h, chunk).await).await
+        self.session
+            .call(async |lib, store| lib.sealmail_mail_archive().sealer().call_write(store, h, chunk).await)
+            .await
     }
 
     /// Closes the current file; returns its entry and archive bytes.
@@ -118,7 +148,10 @@ impl Sealer {
     /// Writes the central directory; returns the last archive bytes.
     pub async fn finish(mut self) -> Result<Result<Vec<u8>, SealError>, CallError> {
         let h = self.handle;
-        let out = self.session.call(async |lib, store| lib.sealmail_mail_archive().sealer().call_finish(store, h).await).await?;
+        let out = self
+            .session
+            .call(async |lib, store| lib.sealmail_mail_archive().sealer().call_finish(store, h).await)
+            .await?;
         let _ = self.handle.resource_drop_async(&mut self.session.store).await;
         Ok(out)
     }

@@ -38,7 +38,11 @@ pub struct RuntimeConfig {
 
 impl Default for RuntimeConfig {
     fn default() -> Self {
-        Self { max_memory_bytes: 256 << 20, max_call_time: Duration::from_secs(10), cache_dir: component_cache::default_dir() }
+        Self {
+            max_memory_bytes: 256 << 20,
+            max_call_time: Duration::from_secs(10),
+            cache_dir: component_cache::default_dir(),
+        }
     }
 }
 

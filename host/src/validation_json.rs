@@ -4,8 +4,8 @@
 
 use serde_json::{Value, json};
 
-use crate::library::{JobSummary, Problem, ProblemKind, Warning, WarningKind};
 use crate::bindings::{password::Strength, validation::Mailbox};
+use crate::library::{JobSummary, Problem, ProblemKind, Warning, WarningKind};
 
 /// The WIT name of a problem kind.
 pub fn problem_kind_name(k: ProblemKind) -> &'static str {

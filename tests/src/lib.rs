@@ -1,1 +1,104 @@
-//! System tests live in `tests/tests/`.
+//! Shared pieces of the system tests (`tests/tests/`) and the benchmark (`src/bin/`):
+//! the runtime under test, the request corpus, and third-party tool discovery.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use sealmail::library::Limits;
+use sealmail::{Library, Runtime, RuntimeConfig};
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ lives in the workspace").to_path_buf()
+}
+
+/// One library over the embedded component with default limits, shared by a test binary.
+pub fn library() -> Library {
+    static LIB: OnceLock<Library> = OnceLock::new();
+    LIB.get_or_init(|| Library::new(Runtime::new(RuntimeConfig::default()).expect("the component loads"))).clone()
+}
+
+/// A library with custom limits (for the sandbox-limit tests).
+pub fn library_with(config: RuntimeConfig) -> Library {
+    Library::new(Runtime::new(config).expect("the component loads"))
+}
+
+/// The JobRequest samples: `../shared/samples` when present (the project's shared folder),
+/// else the copy in `tests/samples`.
+pub fn samples_dir() -> PathBuf {
+    let shared = repo_root().join("..").join("shared").join("samples");
+    if shared.is_dir() { shared } else { repo_root().join("tests").join("samples") }
+}
+
+/// One case of the request corpus (`tests/requests/`, format in its README).
+#[derive(Debug, Clone)]
+pub struct Case {
+    /// The file it came from.
+    pub file: PathBuf,
+    /// The case document.
+    pub doc: serde_json::Value,
+    /// The raw request bytes.
+    pub request: Vec<u8>,
+    /// Limits the case asks for (else defaults).
+    pub limits: Option<Limits>,
+}
+
+/// Every case in `tests/requests/{invalid,valid}`, then every sample, sorted by path.
+pub fn corpus() -> Vec<Case> {
+    let mut files = Vec::new();
+    for dir in ["invalid", "valid"] {
+        let dir = repo_root().join("tests").join("requests").join(dir);
+        if let Ok(entries) = std::fs::read_dir(&dir) {
+            files.extend(entries.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|e| e == "json")));
+        }
+    }
+    files.sort();
+    let mut cases: Vec<Case> = files.into_iter().map(|file| load_case(&file)).collect();
+    let mut samples: Vec<PathBuf> = std::fs::read_dir(samples_dir())
+        .expect("samples exist")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    samples.sort();
+    for file in samples {
+        let request = std::fs::read(&file).expect("sample readable");
+        cases.push(Case { file, doc: serde_json::Value::Null, request, limits: None });
+    }
+    cases
+}
+
+fn load_case(file: &Path) -> Case {
+    use base64::Engine as _;
+    let text = std::fs::read_to_string(file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+    let doc: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+    let request = if let Some(r) = doc.get("request") {
+        serde_json::to_vec(r).expect("serializable")
+    } else if let Some(t) = doc.get("requestText").and_then(|t| t.as_str()) {
+        t.as_bytes().to_vec()
+    } else if let Some(b) = doc.get("requestBase64").and_then(|t| t.as_str()) {
+        base64::engine::general_purpose::STANDARD.decode(b).unwrap_or_else(|e| panic!("{}: {e}", file.display()))
+    } else {
+        panic!("{}: no request, requestText or requestBase64", file.display())
+    };
+    let limits = doc.get("limits").map(|l| {
+        let d = sealmail_guest::request::Limits::default();
+        Limits {
+            max_request_bytes: l.get("maxRequestBytes").and_then(|v| v.as_u64()).unwrap_or(d.max_request_bytes),
+            max_message_bytes: l.get("maxMessageBytes").and_then(|v| v.as_u64()).unwrap_or(d.max_message_bytes),
+            max_addresses: l.get("maxAddresses").and_then(|v| v.as_u64()).map_or(d.max_addresses, |v| v as u32),
+        }
+    });
+    Case { file: file.to_path_buf(), doc, request, limits }
+}
+
+/// Fails with instructions when a third-party tool the tests need is missing: a test that
+/// skips silently would hide a broken setup.
+pub fn require_tool(program: &str) {
+    let found = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {program}"))
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(found, "{program} is not installed; run `cargo xtask setup` (the README's test command does)");
+}

@@ -46,7 +46,11 @@ fn run(cmd: &mut Command) -> Result<()> {
 }
 
 fn describe(cmd: &Command) -> String {
-    std::iter::once(cmd.get_program()).chain(cmd.get_args()).map(|s| s.to_string_lossy().into_owned()).collect::<Vec<_>>().join(" ")
+    std::iter::once(cmd.get_program())
+        .chain(cmd.get_args())
+        .map(|s| s.to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn cargo() -> Command {
@@ -54,7 +58,11 @@ fn cargo() -> Command {
 }
 
 fn have(program: &str) -> bool {
-    Command::new("sh").arg("-c").arg(format!("command -v {program} >/dev/null 2>&1")).status().is_ok_and(|s| s.success())
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {program} >/dev/null 2>&1"))
+        .status()
+        .is_ok_and(|s| s.success())
 }
 
 fn python_has(module: &str) -> bool {
@@ -89,7 +97,14 @@ fn setup() -> Result<()> {
     }
     for (module, spec) in PIP_PACKAGES {
         if !python_has(module) {
-            run(Command::new("python3").args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", spec]))?;
+            run(Command::new("python3").args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                spec,
+            ]))?;
         }
     }
     Ok(())
@@ -134,7 +149,12 @@ fn run_main_job(extra: &[String]) -> Result<()> {
     std::fs::create_dir_all(&demo)?;
     std::fs::write(demo.join("Rechnung-Müller.txt"), "Rechnung Nr. 2026-11\nBetrag: 42,00 EUR\n".repeat(2000))?;
     eprintln!("\n== sealmail seal");
-    run(Command::new(&exe).arg("seal").arg("--force").arg("-o").arg(demo.join("demo.zip")).arg(demo.join("Rechnung-Müller.txt")))
+    run(Command::new(&exe)
+        .arg("seal")
+        .arg("--force")
+        .arg("-o")
+        .arg(demo.join("demo.zip"))
+        .arg(demo.join("Rechnung-Müller.txt")))
 }
 
 fn test() -> Result<()> {

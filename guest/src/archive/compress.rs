@@ -31,23 +31,22 @@ const OUTPUT_STEP: usize = 64 * 1024;
 /// File extensions (lower case) of formats that are already compressed.
 const PRECOMPRESSED_EXTENSIONS: &[&str] = &[
     // Documents: PDF, and Office Open XML / OpenDocument / EPUB, which are ZIP archives.
-    "pdf", "docx", "docm", "dotx", "xlsx", "xlsm", "xltx", "pptx", "pptm", "potx", "vsdx", "odt",
-    "ods", "odp", "odg", "epub", "pages", "numbers", "key", // Images.
+    "pdf", "docx", "docm", "dotx", "xlsx", "xlsm", "xltx", "pptx", "pptm", "potx", "vsdx", "odt", "ods", "odp", "odg",
+    "epub", "pages", "numbers", "key", // Images.
     "jpg", "jpeg", "jfif", "jpe", "png", "gif", "webp", "heic", "heif", "avif", "jxl", "jp2",
     // Archives and packages.
-    "zip", "zipx", "jar", "war", "apk", "aab", "ipa", "xpi", "whl", "nupkg", "cbz", "cbr", "gz",
-    "tgz", "bz2", "tbz", "tbz2", "xz", "txz", "lz", "lz4", "lzma", "zst", "br", "7z", "rar", "cab",
-    "dmg", // Audio and video.
-    "mp3", "mp4", "m4a", "m4v", "aac", "mov", "avi", "mkv", "webm", "ogg", "oga", "ogv", "opus",
-    "flac", "wma", "wmv", "3gp",
+    "zip", "zipx", "jar", "war", "apk", "aab", "ipa", "xpi", "whl", "nupkg", "cbz", "cbr", "gz", "tgz", "bz2", "tbz",
+    "tbz2", "xz", "txz", "lz", "lz4", "lzma", "zst", "br", "7z", "rar", "cab", "dmg", // Audio and video.
+    "mp3", "mp4", "m4a", "m4v", "aac", "mov", "avi", "mkv", "webm", "ogg", "oga", "ogv", "opus", "flac", "wma", "wmv",
+    "3gp",
 ];
 
 /// Whether `name`'s extension says the content is already compressed.
 pub fn is_precompressed_name(name: &str) -> bool {
     match name.rsplit_once('.') {
-        Some((stem, extension)) if !stem.is_empty() => PRECOMPRESSED_EXTENSIONS
-            .iter()
-            .any(|known| known.eq_ignore_ascii_case(extension)),
+        Some((stem, extension)) if !stem.is_empty() => {
+            PRECOMPRESSED_EXTENSIONS.iter().any(|known| known.eq_ignore_ascii_case(extension))
+        }
         _ => false,
     }
 }
@@ -97,8 +96,7 @@ pub fn choose_for_sample(sample: &[u8]) -> Compression {
     }
     // The output buffer is exactly the largest acceptable result: if the trial does not
     // finish within it, the data did not shrink enough.
-    let limit =
-        sample.len() / 100 * DEFLATE_MAX_PERCENT + sample.len() % 100 * DEFLATE_MAX_PERCENT / 100;
+    let limit = sample.len() / 100 * DEFLATE_MAX_PERCENT + sample.len() % 100 * DEFLATE_MAX_PERCENT / 100;
     let mut trial = vec![0u8; limit];
     let mut encoder = Compress::new(flate2::Compression::new(TRIAL_LEVEL), false);
     match encoder.compress(sample, &mut trial, FlushCompress::Finish) {
@@ -124,9 +122,7 @@ impl RawDeflate {
     /// An encoder at `level` (0..=9; larger values are treated as 9).
     pub fn new(level: u32) -> RawDeflate {
         let level = flate2::Compression::new(level.min(9));
-        RawDeflate {
-            inner: Compress::new(level, false),
-        }
+        RawDeflate { inner: Compress::new(level, false) }
     }
 
     /// Compresses all of `input`, appending whatever output the encoder emits to `out` (the
@@ -158,12 +154,7 @@ impl RawDeflate {
         }
     }
 
-    fn step(
-        &mut self,
-        input: &[u8],
-        out: &mut Vec<u8>,
-        flush: FlushCompress,
-    ) -> Result<Progress, DeflateError> {
+    fn step(&mut self, input: &[u8], out: &mut Vec<u8>, flush: FlushCompress) -> Result<Progress, DeflateError> {
         let (in_before, out_before) = (self.inner.total_in(), self.inner.total_out());
         self.step_status(input, out, flush)?;
         let consumed = self.inner.total_in().saturating_sub(in_before);
@@ -175,17 +166,10 @@ impl RawDeflate {
         })
     }
 
-    fn step_status(
-        &mut self,
-        input: &[u8],
-        out: &mut Vec<u8>,
-        flush: FlushCompress,
-    ) -> Result<Status, DeflateError> {
+    fn step_status(&mut self, input: &[u8], out: &mut Vec<u8>, flush: FlushCompress) -> Result<Status, DeflateError> {
         // `compress_vec` writes only into spare capacity; without room it makes no progress.
         out.reserve(OUTPUT_STEP);
-        self.inner
-            .compress_vec(input, out, flush)
-            .map_err(|error| DeflateError(error.to_string()))
+        self.inner.compress_vec(input, out, flush).map_err(|error| DeflateError(error.to_string()))
     }
 }
 
@@ -212,19 +196,12 @@ mod tests {
 
     fn inflate(data: &[u8]) -> Vec<u8> {
         let mut out = Vec::new();
-        flate2::read::DeflateDecoder::new(data)
-            .read_to_end(&mut out)
-            .unwrap();
+        flate2::read::DeflateDecoder::new(data).read_to_end(&mut out).unwrap();
         out
     }
 
     fn text(len: usize) -> Vec<u8> {
-        b"Sehr geehrte Damen und Herren, anbei die Rechnung. "
-            .iter()
-            .copied()
-            .cycle()
-            .take(len)
-            .collect()
+        b"Sehr geehrte Damen und Herren, anbei die Rechnung. ".iter().copied().cycle().take(len).collect()
     }
 
     fn random(len: usize) -> Vec<u8> {
@@ -235,26 +212,10 @@ mod tests {
 
     #[test]
     fn names_of_compressed_formats() {
-        for name in [
-            "a.pdf",
-            "B.JPG",
-            "x.tar.gz",
-            "deck.pptx",
-            "song.mp3",
-            "c.7z",
-            "d.zst",
-        ] {
+        for name in ["a.pdf", "B.JPG", "x.tar.gz", "deck.pptx", "song.mp3", "c.7z", "d.zst"] {
             assert!(is_precompressed_name(name), "{name}");
         }
-        for name in [
-            "a.txt",
-            "b.csv",
-            "c.xml",
-            "pdf",
-            ".pdf",
-            "report.pdf.txt",
-            "x.tar",
-        ] {
+        for name in ["a.txt", "b.csv", "c.xml", "pdf", ".pdf", "report.pdf.txt", "x.tar"] {
             assert!(!is_precompressed_name(name), "{name}");
         }
     }
@@ -279,13 +240,7 @@ mod tests {
         for sample in samples {
             assert!(has_compressed_magic(sample), "{sample:?}");
         }
-        for sample in [
-            &b"Hello"[..],
-            b"BZh is not bzip2",
-            b"PK",
-            b"",
-            b"RIFF\0\0\0\0WAVE",
-        ] {
+        for sample in [&b"Hello"[..], b"BZh is not bzip2", b"PK", b"", b"RIFF\0\0\0\0WAVE"] {
             assert!(!has_compressed_magic(sample), "{sample:?}");
         }
     }

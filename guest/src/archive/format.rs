@@ -37,11 +37,11 @@ const EXTERNAL_ATTRIBUTES: u32 = 0o100_644 << 16;
 const FLAGS: u16 = (1 << 0) | (1 << 11);
 
 /// Compression method 99 marks WinZip AES encryption; the real method is in the extra field
-/// (WinZip spec, "Zip file format": "compression method ... set to 99").
+/// (WinZip spec, "Compression method and encryption flag").
 const METHOD_WINZIP_AES: u16 = 99;
 
-/// Header ID of the AES extra data field (WinZip spec; APPNOTE 4.6.x lists 0x9901 as "AE-x
-/// encryption structure").
+/// Header ID of the AES extra data field (WinZip spec, "AES extra data field"; APPNOTE 4.6.1
+/// lists 0x9901 as the "AE-x encryption structure").
 const AES_EXTRA_ID: u16 = 0x9901;
 /// Data size of the AES extra field: vendor version (2), vendor ID (2), strength (1),
 /// actual compression method (2).
@@ -49,7 +49,7 @@ const AES_EXTRA_DATA_LEN: u16 = 7;
 /// The whole AES extra field, header included.
 pub(crate) const AES_EXTRA_LEN: usize = 4 + AES_EXTRA_DATA_LEN as usize;
 /// Vendor version 2 = AE-2: the CRC field is 0 and integrity rests on the authentication
-/// code, so the CRC cannot leak information about the plaintext (WinZip spec, "AE-2").
+/// code, so the CRC cannot leak information about the plaintext (WinZip spec, "CRC value").
 const AES_VENDOR_VERSION_AE2: u16 = 0x0002;
 /// Vendor ID, the two ASCII bytes "AE".
 const AES_VENDOR_ID: [u8; 2] = *b"AE";
@@ -152,7 +152,7 @@ pub(crate) fn put_end_of_central_directory(
     put_u16(out, 0); // comment length
 }
 
-/// The 0x9901 extra field (WinZip spec, "Extra data field").
+/// The 0x9901 extra field (WinZip spec, "AES extra data field").
 fn put_aes_extra(out: &mut Vec<u8>, compression: Compression) {
     put_u16(out, AES_EXTRA_ID);
     put_u16(out, AES_EXTRA_DATA_LEN);
@@ -216,10 +216,7 @@ pub(crate) mod reader {
         assert_eq!(&extra[6..8], b"AE", "{context}: vendor id");
         assert_eq!(extra[8], 3, "{context}: strength AES-256");
         let method = u16_at(extra, 9);
-        assert!(
-            method == 0 || method == 8,
-            "{context}: actual method {method}"
-        );
+        assert!(method == 0 || method == 8, "{context}: actual method {method}");
         method
     }
 
@@ -232,19 +229,11 @@ pub(crate) mod reader {
         assert_eq!(u16_at(bytes, eocd + 4), 0, "disk number");
         assert_eq!(u16_at(bytes, eocd + 6), 0, "central directory disk");
         let count = usize::from(u16_at(bytes, eocd + 8));
-        assert_eq!(
-            usize::from(u16_at(bytes, eocd + 10)),
-            count,
-            "total entries"
-        );
+        assert_eq!(usize::from(u16_at(bytes, eocd + 10)), count, "total entries");
         let cd_size = u32_at(bytes, eocd + 12) as usize;
         let cd_offset = u32_at(bytes, eocd + 16) as usize;
         assert_eq!(u16_at(bytes, eocd + 20), 0, "comment length");
-        assert_eq!(
-            cd_offset + cd_size,
-            eocd,
-            "directory ends at the end record"
-        );
+        assert_eq!(cd_offset + cd_size, eocd, "directory ends at the end record");
 
         let mut entries = Vec::new();
         let mut at = cd_offset;
@@ -267,13 +256,8 @@ pub(crate) mod reader {
             assert_eq!(u16_at(bytes, at + 32), 0, "{context}: comment length");
             assert_eq!(u16_at(bytes, at + 34), 0, "{context}: disk start");
             let local_offset = u32_at(bytes, at + 42) as usize;
-            assert_eq!(
-                local_offset, expected_local_offset,
-                "{context}: entries are contiguous"
-            );
-            let name = std::str::from_utf8(&bytes[at + 46..at + 46 + name_len])
-                .expect("UTF-8 name")
-                .to_owned();
+            assert_eq!(local_offset, expected_local_offset, "{context}: entries are contiguous");
+            let name = std::str::from_utf8(&bytes[at + 46..at + 46 + name_len]).expect("UTF-8 name").to_owned();
             let extra = &bytes[at + 46 + name_len..at + 46 + name_len + extra_len];
             let actual_method = check_aes_extra(extra, &context);
             at += 46 + name_len + extra_len;
@@ -287,25 +271,12 @@ pub(crate) mod reader {
             assert_eq!(u16_at(bytes, local + 10), dos_time, "{context}: time");
             assert_eq!(u16_at(bytes, local + 12), dos_date, "{context}: date");
             assert_eq!(u32_at(bytes, local + 14), 0, "{context}: AE-2 CRC is 0");
-            assert_eq!(
-                u32_at(bytes, local + 18),
-                compressed_size,
-                "{context}: size"
-            );
-            assert_eq!(
-                u32_at(bytes, local + 22),
-                uncompressed_size,
-                "{context}: size"
-            );
-            assert_eq!(
-                usize::from(u16_at(bytes, local + 26)),
-                name_len,
-                "{context}"
-            );
+            assert_eq!(u32_at(bytes, local + 18), compressed_size, "{context}: size");
+            assert_eq!(u32_at(bytes, local + 22), uncompressed_size, "{context}: size");
+            assert_eq!(usize::from(u16_at(bytes, local + 26)), name_len, "{context}");
             let local_extra_len = usize::from(u16_at(bytes, local + 28));
             assert_eq!(&bytes[local + 30..local + 30 + name_len], name.as_bytes());
-            let local_extra =
-                &bytes[local + 30 + name_len..local + 30 + name_len + local_extra_len];
+            let local_extra = &bytes[local + 30 + name_len..local + 30 + name_len + local_extra_len];
             assert_eq!(check_aes_extra(local_extra, &context), actual_method);
             let data_start = local + 30 + name_len + local_extra_len;
             let data_end = data_start + compressed_size as usize;
@@ -322,10 +293,7 @@ pub(crate) mod reader {
             });
         }
         assert_eq!(at, cd_offset + cd_size, "directory size");
-        assert_eq!(
-            expected_local_offset, cd_offset,
-            "no gap before the directory"
-        );
+        assert_eq!(expected_local_offset, cd_offset, "no gap before the directory");
         entries
     }
 }
@@ -338,10 +306,7 @@ mod tests {
         EntryRecord {
             name: name.to_owned(),
             compression,
-            modified: DosDateTime {
-                date: 0x585D,
-                time: 0x6DBD,
-            },
+            modified: DosDateTime { date: 0x585D, time: 0x6DBD },
             compressed_size: 0x0102_0304,
             uncompressed_size: 0x0A0B_0C0D,
             local_header_offset: 0x1122_3344,

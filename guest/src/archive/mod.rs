@@ -75,9 +75,7 @@ pub enum SealError {
     NoFiles,
     /// A file (the text is its entry name) is larger than a ZIP entry without ZIP64 can hold,
     /// or would push the archive past the 4 GiB offsets a ZIP without ZIP64 can address.
-    #[error(
-        "file {0:?} is too large: without ZIP64 a file and the whole archive must stay below 4 GiB"
-    )]
+    #[error("file {0:?} is too large: without ZIP64 a file and the whole archive must stay below 4 GiB")]
     FileTooLarge(String),
     /// More files than the 65,535 entries a ZIP without ZIP64 can hold.
     #[error("too many files: a ZIP archive without ZIP64 holds at most 65,535")]
@@ -129,11 +127,7 @@ pub fn seal<R: RngCore + CryptoRng>(
         entries.push(entry);
     }
     bytes.extend_from_slice(&sealer.finish()?);
-    Ok(SealedArchive {
-        name: sealer.archive_name().to_owned(),
-        bytes,
-        entries,
-    })
+    Ok(SealedArchive { name: sealer.archive_name().to_owned(), bytes, entries })
 }
 
 #[cfg(test)]
@@ -146,14 +140,7 @@ mod tests {
     const PASSWORD: &str = "Kx7pQ2mZr9TbW4n";
 
     fn when() -> Timestamp {
-        Timestamp {
-            year: 2025,
-            month: 3,
-            day: 14,
-            hour: 15,
-            minute: 9,
-            second: 26,
-        }
+        Timestamp { year: 2025, month: 3, day: 14, hour: 15, minute: 9, second: 26 }
     }
 
     fn rng(seed: u64) -> ChaCha20Rng {
@@ -181,14 +168,11 @@ mod tests {
         let mut archive = zip::ZipArchive::new(Cursor::new(bytes)).expect("zip crate opens it");
         (0..archive.len())
             .map(|index| {
-                let mut file = archive
-                    .by_index_decrypt(index, password.as_bytes())
-                    .expect("password accepted");
+                let mut file = archive.by_index_decrypt(index, password.as_bytes()).expect("password accepted");
                 assert!(file.encrypted());
                 let name = file.name().expect("UTF-8 name").into_owned();
                 let mut content = Vec::new();
-                file.read_to_end(&mut content)
-                    .expect("decrypts and authenticates");
+                file.read_to_end(&mut content).expect("decrypts and authenticates");
                 (name, content)
             })
             .collect()
@@ -211,14 +195,7 @@ mod tests {
         assert_eq!(sealed.name, "Unterlagen.zip");
 
         let names: Vec<&str> = sealed.entries.iter().map(|e| e.name.as_str()).collect();
-        let expected_names = [
-            "Rechnung-Müller.pdf",
-            "empty.txt",
-            "big.log",
-            "a.txt",
-            "A (2).TXT",
-            "passwd",
-        ];
+        let expected_names = ["Rechnung-Müller.pdf", "empty.txt", "big.log", "a.txt", "A (2).TXT", "passwd"];
         assert_eq!(names, expected_names);
 
         let read = read_back(&sealed.bytes, PASSWORD);
@@ -239,29 +216,16 @@ mod tests {
 
     #[test]
     fn zip_crate_sees_aes_metadata_and_date() {
-        let sealed = seal(
-            "x",
-            &[("notes.txt", &text(10_000))],
-            PASSWORD,
-            when(),
-            rng(1),
-        )
-        .unwrap();
+        let sealed = seal("x", &[("notes.txt", &text(10_000))], PASSWORD, when(), rng(1)).unwrap();
         let mut archive = zip::ZipArchive::new(Cursor::new(&sealed.bytes)).unwrap();
         let file = archive.by_index_decrypt(0, PASSWORD.as_bytes()).unwrap();
         assert_eq!(file.compression(), zip::CompressionMethod::Deflated);
         assert_eq!(file.size(), 10_000);
         assert_eq!(file.compressed_size(), sealed.entries[0].stored_size);
         let modified = file.last_modified().expect("a date");
-        assert_eq!(
-            (modified.year(), modified.month(), modified.day()),
-            (2025, 3, 14)
-        );
+        assert_eq!((modified.year(), modified.month(), modified.day()), (2025, 3, 14));
         // Two-second precision: 26 stays 26.
-        assert_eq!(
-            (modified.hour(), modified.minute(), modified.second()),
-            (15, 9, 26)
-        );
+        assert_eq!((modified.hour(), modified.minute(), modified.second()), (15, 9, 26));
     }
 
     #[test]
@@ -272,18 +236,12 @@ mod tests {
         for index in 0..archive.len() {
             // The 2-byte verifier rejects all but 1 in 65,536 wrong passwords; the
             // authentication code catches the rest while reading.
-            let outcome =
-                archive
-                    .by_index_decrypt(index, b"wrong password")
-                    .and_then(|mut file| {
-                        let mut content = Vec::new();
-                        file.read_to_end(&mut content)?;
-                        Ok(content)
-                    });
-            assert!(
-                outcome.is_err(),
-                "entry {index} opened with a wrong password"
-            );
+            let outcome = archive.by_index_decrypt(index, b"wrong password").and_then(|mut file| {
+                let mut content = Vec::new();
+                file.read_to_end(&mut content)?;
+                Ok(content)
+            });
+            assert!(outcome.is_err(), "entry {index} opened with a wrong password");
         }
     }
 
@@ -378,29 +336,16 @@ mod tests {
     #[test]
     fn seal_rejects_bad_arguments() {
         let file: &[(&str, &[u8])] = &[("a", b"a")];
-        assert_eq!(
-            seal("x", file, "", when(), rng(0)),
-            Err(SealError::InvalidPassword)
-        );
+        assert_eq!(seal("x", file, "", when(), rng(0)), Err(SealError::InvalidPassword));
         let long = "p".repeat(129);
-        assert_eq!(
-            seal("x", file, &long, when(), rng(0)),
-            Err(SealError::InvalidPassword)
-        );
+        assert_eq!(seal("x", file, &long, when(), rng(0)), Err(SealError::InvalidPassword));
         assert!(seal("x", file, &"p".repeat(128), when(), rng(0)).is_ok());
-        let bad_day = Timestamp {
-            day: 31,
-            month: 6,
-            ..when()
-        };
+        let bad_day = Timestamp { day: 31, month: 6, ..when() };
         assert!(matches!(
             seal("x", file, PASSWORD, bad_day, rng(0)),
             Err(SealError::InvalidTimestamp(text)) if text.starts_with("day 31")
         ));
-        assert_eq!(
-            seal("x", &[], PASSWORD, when(), rng(0)),
-            Err(SealError::NoFiles)
-        );
+        assert_eq!(seal("x", &[], PASSWORD, when(), rng(0)), Err(SealError::NoFiles));
     }
 
     #[test]

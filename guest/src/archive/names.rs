@@ -65,21 +65,15 @@ fn sanitize(name: &str) -> Option<String> {
     let cleaned: String = name.chars().filter(|&c| !is_removed_char(c)).collect();
     // Components that are empty, `.`, `..` (or only dots and spaces, which Windows would
     // reduce to one of those) are not names; the last real component is the file's name.
-    let component = cleaned
-        .split(['/', '\\'])
-        .map(trim_trailing_dots_and_spaces)
-        .rfind(|component| !component.is_empty())?;
+    let component =
+        cleaned.split(['/', '\\']).map(trim_trailing_dots_and_spaces).rfind(|component| !component.is_empty())?;
     let mut clean = component.to_owned();
     if is_windows_device_name(&clean) {
         clean.insert(0, '_');
     }
     let (stem, extension) = split_extension(&clean);
     let fitted = fit_to_limit(stem, extension);
-    if fitted.is_empty() {
-        None
-    } else {
-        Some(fitted)
-    }
+    if fitted.is_empty() { None } else { Some(fitted) }
 }
 
 /// Characters never kept in a name.
@@ -103,14 +97,12 @@ fn trim_trailing_dots_and_spaces(component: &str) -> &str {
 /// the first dot with trailing spaces ignored (`CON.txt`, `con .tar.gz`), in any case.
 fn is_windows_device_name(name: &str) -> bool {
     const RESERVED: &[&str] = &[
-        "CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$", "COM0", "COM1", "COM2", "COM3", "COM4",
-        "COM5", "COM6", "COM7", "COM8", "COM9", "COM¹", "COM²", "COM³", "LPT0", "LPT1", "LPT2",
-        "LPT3", "LPT4", "LPT5", "LPT6", "LPT7", "LPT8", "LPT9", "LPT¹", "LPT²", "LPT³",
+        "CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$", "COM0", "COM1", "COM2", "COM3", "COM4", "COM5", "COM6",
+        "COM7", "COM8", "COM9", "COM¹", "COM²", "COM³", "LPT0", "LPT1", "LPT2", "LPT3", "LPT4", "LPT5", "LPT6", "LPT7",
+        "LPT8", "LPT9", "LPT¹", "LPT²", "LPT³",
     ];
     let base = name.split('.').next().unwrap_or(name).trim_end_matches(' ');
-    RESERVED
-        .iter()
-        .any(|reserved| reserved.eq_ignore_ascii_case(base))
+    RESERVED.iter().any(|reserved| reserved.eq_ignore_ascii_case(base))
 }
 
 /// Splits `name` into stem and extension (with its dot), e.g. `a.tar.gz` → (`a.tar`, `.gz`).
@@ -134,11 +126,7 @@ fn fit_to_limit(stem: &str, extension: &str) -> String {
     }
     let was_cut = cut < stem.len();
     let stem = &stem[..cut];
-    let stem = if was_cut || extension.is_empty() {
-        trim_trailing_dots_and_spaces(stem)
-    } else {
-        stem
-    };
+    let stem = if was_cut || extension.is_empty() { trim_trailing_dots_and_spaces(stem) } else { stem };
     format!("{stem}{extension}")
 }
 
@@ -194,19 +182,10 @@ mod tests {
 
     #[test]
     fn keeps_ordinary_names() {
-        assert_eq!(
-            sanitize_entry_name("Rechnung-Müller.pdf"),
-            "Rechnung-Müller.pdf"
-        );
-        assert_eq!(
-            sanitize_entry_name("report 2024.tar.gz"),
-            "report 2024.tar.gz"
-        );
+        assert_eq!(sanitize_entry_name("Rechnung-Müller.pdf"), "Rechnung-Müller.pdf");
+        assert_eq!(sanitize_entry_name("report 2024.tar.gz"), "report 2024.tar.gz");
         assert_eq!(sanitize_entry_name(".bashrc"), ".bashrc");
-        assert_eq!(
-            sanitize_entry_name("日本語の文書.docx"),
-            "日本語の文書.docx"
-        );
+        assert_eq!(sanitize_entry_name("日本語の文書.docx"), "日本語の文書.docx");
     }
 
     #[test]
@@ -225,16 +204,10 @@ mod tests {
 
     #[test]
     fn removes_control_forbidden_and_bidi_characters() {
-        assert_eq!(
-            sanitize_entry_name("a\u{0}b\u{1f}c\u{7f}d\u{85}e.txt"),
-            "abcde.txt"
-        );
+        assert_eq!(sanitize_entry_name("a\u{0}b\u{1f}c\u{7f}d\u{85}e.txt"), "abcde.txt");
         assert_eq!(sanitize_entry_name("new\nline\r.txt"), "newline.txt");
         assert_eq!(sanitize_entry_name("what?<now>:\"|*.txt"), "whatnow.txt");
-        assert_eq!(
-            sanitize_entry_name("invoice\u{202E}fdp.exe"),
-            "invoicefdp.exe"
-        );
+        assert_eq!(sanitize_entry_name("invoice\u{202E}fdp.exe"), "invoicefdp.exe");
         assert_eq!(sanitize_entry_name("\u{2066}a\u{2069}.txt"), "a.txt");
         // Removing characters must not smuggle in a `..` component.
         assert_eq!(sanitize_entry_name(".\u{1}./x"), "x");

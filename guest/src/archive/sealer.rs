@@ -14,7 +14,7 @@ use super::compress::{self, RawDeflate};
 use super::format::{self, EntryRecord, MAX_32_BIT_FIELD, MAX_ENTRIES};
 use super::names::{EntryNames, archive_file_name};
 use super::timestamp::{DosDateTime, Timestamp};
-use super::winzip_aes::{AUTH_CODE_LEN, DerivedKeys, Encryptor, SALT_LEN};
+use super::winzip_aes::{AUTH_CODE_LEN, DerivedKeys, ENTRY_OVERHEAD, Encryptor, SALT_LEN};
 use super::{Compression, Entry, MAX_PASSWORD_BYTES, SealError};
 
 /// Builds one archive file by file. Each [`Sealer::end_file`] returns that entry's bytes and
@@ -95,12 +95,7 @@ impl<R: RngCore + CryptoRng> Sealer<R> {
     /// Starts an archive called `archive_name` (normalized by [`archive_file_name`]),
     /// protected by `password` (1 to 128 bytes), its entries dated `modified`; `rng`
     /// supplies a fresh salt for each entry.
-    pub fn new(
-        archive_name: &str,
-        password: &str,
-        modified: Timestamp,
-        rng: R,
-    ) -> Result<Self, SealError> {
+    pub fn new(archive_name: &str, password: &str, modified: Timestamp, rng: R) -> Result<Self, SealError> {
         if password.is_empty() || password.len() > MAX_PASSWORD_BYTES {
             return Err(SealError::InvalidPassword);
         }
@@ -141,13 +136,13 @@ impl<R: RngCore + CryptoRng> Sealer<R> {
         let name = self.names.claim(name);
 
         // A fresh salt per entry: the salt is the only thing that makes each entry's keys,
-        // and so its CTR keystream, unique (WinZip spec, "Salt Value").
+        // and so its CTR keystream, unique (WinZip spec, "Salt value").
         let mut salt = [0u8; SALT_LEN];
         self.rng.fill_bytes(&mut salt);
         let keys = DerivedKeys::derive(&self.password, &salt);
 
         let header_len = format::local_header_len(&name);
-        let mut buffer = Vec::with_capacity(header_len + SALT_LEN + 2 + AUTH_CODE_LEN);
+        let mut buffer = Vec::with_capacity(header_len + ENTRY_OVERHEAD);
         buffer.resize(header_len, 0);
         buffer.extend_from_slice(&salt);
         buffer.extend_from_slice(&keys.password_verifier());
@@ -161,10 +156,7 @@ impl<R: RngCore + CryptoRng> Sealer<R> {
             name: name.clone(),
             size: 0,
             header_len,
-            sink: EncryptedBuffer {
-                buffer,
-                encryptor: keys.encryptor(),
-            },
+            sink: EncryptedBuffer { buffer, encryptor: keys.encryptor() },
             stage,
         }));
         Ok(name)
@@ -176,9 +168,7 @@ impl<R: RngCore + CryptoRng> Sealer<R> {
         let file = match &mut self.state {
             State::Open(file) => file,
             State::Ready => {
-                return Err(out_of_order(
-                    "no file is open: call begin_file before write".to_owned(),
-                ));
+                return Err(out_of_order("no file is open: call begin_file before write".to_owned()));
             }
             State::Finished => return Err(finished()),
             State::Failed(error) => return Err(failed(error)),
@@ -194,9 +184,7 @@ impl<R: RngCore + CryptoRng> Sealer<R> {
         match &self.state {
             State::Open(_) => {}
             State::Ready => {
-                return Err(out_of_order(
-                    "no file is open: call begin_file before end_file".to_owned(),
-                ));
+                return Err(out_of_order("no file is open: call begin_file before end_file".to_owned()));
             }
             State::Finished => return Err(finished()),
             State::Failed(error) => return Err(failed(error)),
@@ -224,10 +212,7 @@ impl<R: RngCore + CryptoRng> Sealer<R> {
         match &self.state {
             State::Ready => {}
             State::Open(file) => {
-                return Err(out_of_order(format!(
-                    "file {:?} is still open: call end_file before finish",
-                    file.name
-                )));
+                return Err(out_of_order(format!("file {:?} is still open: call end_file before finish", file.name)));
             }
             State::Finished => return Err(finished()),
             State::Failed(error) => return Err(failed(error)),
@@ -264,11 +249,7 @@ impl<R: RngCore + CryptoRng> Sealer<R> {
     }
 
     fn too_large_archive(&self) -> SealError {
-        let last = self
-            .records
-            .last()
-            .map(|r| r.name.clone())
-            .unwrap_or_default();
+        let last = self.records.last().map(|r| r.name.clone()).unwrap_or_default();
         SealError::FileTooLarge(last)
     }
 }
@@ -344,26 +325,15 @@ impl OpenFile {
             self.sink.finish_deflate(encoder)?;
         }
         self.check_output(archive_offset)?;
-        let OpenFile {
-            name,
-            size,
-            header_len,
-            sink,
-            ..
-        } = *self;
-        let EncryptedBuffer {
-            mut buffer,
-            encryptor,
-        } = sink;
-        // The authentication code follows the ciphertext (WinZip spec, "File format").
+        let OpenFile { name, size, header_len, sink, .. } = *self;
+        let EncryptedBuffer { mut buffer, encryptor } = sink;
+        // The authentication code follows the ciphertext (WinZip spec, "Encrypted file storage
+        // format").
         buffer.extend_from_slice(&encryptor.finish());
 
         let too_large = || SealError::FileTooLarge(name.clone());
-        let compressed_size = buffer
-            .len()
-            .checked_sub(header_len)
-            .and_then(|stored| u32::try_from(stored).ok())
-            .ok_or_else(too_large)?;
+        let compressed_size =
+            buffer.len().checked_sub(header_len).and_then(|stored| u32::try_from(stored).ok()).ok_or_else(too_large)?;
         let uncompressed_size = u32::try_from(size).map_err(|_| too_large())?;
         let local_header_offset = u32::try_from(archive_offset).map_err(|_| too_large())?;
         let record = EntryRecord {
@@ -389,9 +359,7 @@ impl EncryptedBuffer {
         let start = self.buffer.len();
         match encoding {
             Encoding::Store => self.buffer.extend_from_slice(data),
-            Encoding::Deflate(encoder) => encoder
-                .write(data, &mut self.buffer)
-                .map_err(internal_encoder_error)?,
+            Encoding::Deflate(encoder) => encoder.write(data, &mut self.buffer).map_err(internal_encoder_error)?,
         }
         self.encrypt_from(start);
         Ok(())
@@ -400,9 +368,7 @@ impl EncryptedBuffer {
     /// Flushes the DEFLATE stream's final block into the buffer and encrypts it.
     fn finish_deflate(&mut self, encoder: RawDeflate) -> Result<(), SealError> {
         let start = self.buffer.len();
-        encoder
-            .finish(&mut self.buffer)
-            .map_err(internal_encoder_error)?;
+        encoder.finish(&mut self.buffer).map_err(internal_encoder_error)?;
         self.encrypt_from(start);
         Ok(())
     }
@@ -431,9 +397,7 @@ fn finished() -> SealError {
 }
 
 fn failed(error: &SealError) -> SealError {
-    out_of_order(format!(
-        "no call is expected after the earlier error \"{error}\": start a new archive"
-    ))
+    out_of_order(format!("no call is expected after the earlier error \"{error}\": start a new archive"))
 }
 
 /// The WIT error variant has no case for a bug, and the encoder fails only on misuse that
@@ -443,9 +407,7 @@ fn internal_encoder_error(error: compress::DeflateError) -> SealError {
 }
 
 fn internal_layout_error(name: &str) -> SealError {
-    out_of_order(format!(
-        "internal error, please report: header length of {name:?} changed"
-    ))
+    out_of_order(format!("internal error, please report: header length of {name:?} changed"))
 }
 
 #[cfg(test)]
@@ -456,14 +418,7 @@ mod tests {
     use std::io::{Cursor, Read};
 
     fn when() -> Timestamp {
-        Timestamp {
-            year: 2024,
-            month: 12,
-            day: 24,
-            hour: 18,
-            minute: 0,
-            second: 0,
-        }
+        Timestamp { year: 2024, month: 12, day: 24, hour: 18, minute: 0, second: 0 }
     }
 
     fn sealer() -> Sealer<ChaCha20Rng> {
@@ -480,12 +435,7 @@ mod tests {
     }
 
     fn text(len: usize) -> Vec<u8> {
-        b"lorem ipsum dolor sit amet, "
-            .iter()
-            .copied()
-            .cycle()
-            .take(len)
-            .collect()
+        b"lorem ipsum dolor sit amet, ".iter().copied().cycle().take(len).collect()
     }
 
     #[test]
@@ -520,18 +470,10 @@ mod tests {
 
         let mut archive = zip::ZipArchive::new(Cursor::new(&bytes)).unwrap();
         let mut content = Vec::new();
-        archive
-            .by_index_decrypt(0, b"pw-123")
-            .unwrap()
-            .read_to_end(&mut content)
-            .unwrap();
+        archive.by_index_decrypt(0, b"pw-123").unwrap().read_to_end(&mut content).unwrap();
         assert!(content == data, "content differs");
         let mut content = Vec::new();
-        archive
-            .by_name_decrypt("big (2).TXT", b"pw-123")
-            .unwrap()
-            .read_to_end(&mut content)
-            .unwrap();
+        archive.by_name_decrypt("big (2).TXT", b"pw-123").unwrap().read_to_end(&mut content).unwrap();
         assert_eq!(content, b"tiny");
     }
 
@@ -540,14 +482,10 @@ mod tests {
         let mut sealer = sealer();
         sealer.begin_file("data").unwrap();
         sealer.write(&text(compress::SAMPLE_LEN - 1)).unwrap();
-        let State::Open(file) = &sealer.state else {
-            panic!("file should be open")
-        };
+        let State::Open(file) = &sealer.state else { panic!("file should be open") };
         assert!(matches!(&file.stage, Stage::Sampling(s) if s.len() == compress::SAMPLE_LEN - 1));
         sealer.write(b"xy").unwrap();
-        let State::Open(file) = &sealer.state else {
-            panic!("file should be open")
-        };
+        let State::Open(file) = &sealer.state else { panic!("file should be open") };
         assert!(matches!(file.stage, Stage::Encoding(Encoding::Deflate(_))));
     }
 
@@ -555,9 +493,7 @@ mod tests {
     fn precompressed_names_are_stored_without_sampling() {
         let mut sealer = sealer();
         sealer.begin_file("scan.PDF").unwrap();
-        let State::Open(file) = &sealer.state else {
-            panic!("file should be open")
-        };
+        let State::Open(file) = &sealer.state else { panic!("file should be open") };
         assert!(matches!(file.stage, Stage::Encoding(Encoding::Store)));
         sealer.write(&text(10_000)).unwrap();
         let (entry, _) = sealer.end_file().unwrap();
@@ -592,30 +528,16 @@ mod tests {
     #[test]
     fn new_validates_password_and_timestamp() {
         let rng = || ChaCha20Rng::seed_from_u64(0);
-        assert_eq!(
-            Sealer::new("a", "", when(), rng()).err(),
-            Some(SealError::InvalidPassword)
-        );
+        assert_eq!(Sealer::new("a", "", when(), rng()).err(), Some(SealError::InvalidPassword));
         // 43 × 3-byte "€" = 129 bytes: the limit counts bytes, not characters.
-        assert_eq!(
-            Sealer::new("a", &"€".repeat(43), when(), rng()).err(),
-            Some(SealError::InvalidPassword)
-        );
+        assert_eq!(Sealer::new("a", &"€".repeat(43), when(), rng()).err(), Some(SealError::InvalidPassword));
         assert!(Sealer::new("a", &"€".repeat(42), when(), rng()).is_ok());
-        let leap = Timestamp {
-            year: 2023,
-            month: 2,
-            day: 29,
-            ..when()
-        };
+        let leap = Timestamp { year: 2023, month: 2, day: 29, ..when() };
         assert!(matches!(
             Sealer::new("a", "pw", leap, rng()).err(),
             Some(SealError::InvalidTimestamp(text)) if text.contains("day 29")
         ));
-        assert_eq!(
-            Sealer::new("", "pw", when(), rng()).unwrap().archive_name(),
-            "documents.zip"
-        );
+        assert_eq!(Sealer::new("", "pw", when(), rng()).unwrap().archive_name(), "documents.zip");
     }
 
     #[test]
@@ -635,10 +557,7 @@ mod tests {
         assert_eq!(sealer.begin_file("one more"), Err(SealError::TooManyFiles));
         // Refusing the extra file leaves the archive finishable.
         let tail = sealer.finish().unwrap();
-        assert_eq!(
-            tail[tail.len() - 14..tail.len() - 10],
-            [0xFF, 0xFF, 0xFF, 0xFF]
-        );
+        assert_eq!(tail[tail.len() - 14..tail.len() - 10], [0xFF, 0xFF, 0xFF, 0xFF]);
     }
 
     #[test]
@@ -651,10 +570,7 @@ mod tests {
             file.size = MAX_32_BIT_FIELD - 3;
         }
         sealer.write(b"abc").unwrap(); // exactly 0xFFFF_FFFE: allowed
-        assert_eq!(
-            sealer.write(b"d"),
-            Err(SealError::FileTooLarge("huge.bin".to_owned()))
-        );
+        assert_eq!(sealer.write(b"d"), Err(SealError::FileTooLarge("huge.bin".to_owned())));
         expect_out_of_order(sealer.end_file(), "file \"huge.bin\" is too large");
         expect_out_of_order(sealer.finish(), "start a new archive");
     }
@@ -670,10 +586,7 @@ mod tests {
         sealer.begin_file("second.jpg").unwrap();
         // Header 51 + salt and verifier 18 + 40 + code 10 = 119 bytes: ends 11 bytes early.
         sealer.write(&[0u8; 40]).unwrap();
-        assert_eq!(
-            sealer.write(&[0u8; 40]),
-            Err(SealError::FileTooLarge("second.jpg".to_owned()))
-        );
+        assert_eq!(sealer.write(&[0u8; 40]), Err(SealError::FileTooLarge("second.jpg".to_owned())));
     }
 
     #[test]
@@ -689,10 +602,7 @@ mod tests {
         assert_eq!(bytes.len(), entry_len);
         assert_eq!(sealer.offset, MAX_32_BIT_FIELD);
         sealer.begin_file("third.bin").unwrap();
-        assert_eq!(
-            sealer.end_file(),
-            Err(SealError::FileTooLarge("third.bin".to_owned()))
-        );
+        assert_eq!(sealer.end_file(), Err(SealError::FileTooLarge("third.bin".to_owned())));
     }
 
     #[test]

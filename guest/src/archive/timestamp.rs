@@ -42,27 +42,16 @@ impl Timestamp {
     /// Checks every field and packs the MS-DOS date and time (APPNOTE.TXT 4.4.6, which defers
     /// to the MS-DOS `FileTimeToDosDateTime` layout).
     pub(crate) fn to_dos(self) -> Result<DosDateTime, SealError> {
-        let Timestamp {
-            year,
-            month,
-            day,
-            hour,
-            minute,
-            second,
-        } = self;
+        let Timestamp { year, month, day, hour, minute, second } = self;
         if !YEARS.contains(&year) {
-            return Err(invalid(format!(
-                "year {year} is outside the ZIP (MS-DOS) range 1980..=2107"
-            )));
+            return Err(invalid(format!("year {year} is outside the ZIP (MS-DOS) range 1980..=2107")));
         }
         if !(1..=12).contains(&month) {
             return Err(invalid(format!("month {month} is not in 1..=12")));
         }
         let last_day = days_in_month(year, month);
         if day == 0 || day > last_day {
-            return Err(invalid(format!(
-                "day {day} does not exist in {year}-{month:02} (it has {last_day} days)"
-            )));
+            return Err(invalid(format!("day {day} does not exist in {year}-{month:02} (it has {last_day} days)")));
         }
         if hour > 23 {
             return Err(invalid(format!("hour {hour} is not in 0..=23")));
@@ -91,9 +80,7 @@ fn invalid(message: String) -> SealError {
 /// not divisible by 400 (2100 is in range and is not a leap year).
 fn days_in_month(year: u16, month: u8) -> u8 {
     match month {
-        2 if year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400)) => {
-            29
-        }
+        2 if year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400)) => 29,
         2 => 28,
         4 | 6 | 9 | 11 => 30,
         _ => 31,
@@ -105,14 +92,7 @@ mod tests {
     use super::*;
 
     fn ts(year: u16, month: u8, day: u8, hour: u8, minute: u8, second: u8) -> Timestamp {
-        Timestamp {
-            year,
-            month,
-            day,
-            hour,
-            minute,
-            second,
-        }
+        Timestamp { year, month, day, hour, minute, second }
     }
 
     fn error_text(t: Timestamp) -> String {
@@ -164,10 +144,7 @@ mod tests {
 
     #[test]
     fn february_29_only_in_leap_years() {
-        assert!(
-            ts(2000, 2, 29, 0, 0, 0).to_dos().is_ok(),
-            "2000 is a leap year"
-        );
+        assert!(ts(2000, 2, 29, 0, 0, 0).to_dos().is_ok(), "2000 is a leap year");
         assert!(ts(2024, 2, 29, 0, 0, 0).to_dos().is_ok());
         assert!(error_text(ts(2023, 2, 29, 0, 0, 0)).contains("2023-02"));
         assert!(error_text(ts(2100, 2, 29, 0, 0, 0)).contains("28 days"));

@@ -15,23 +15,23 @@ use hmac::{Hmac, Mac};
 use sha1::Sha1;
 use zeroize::{Zeroize, Zeroizing};
 
-/// AES-256 key length in bytes (WinZip spec, "Key Generation": key size 256 bits).
+/// AES-256 key length in bytes (WinZip spec, "Key generation").
 pub const KEY_LEN: usize = 32;
-/// Salt length for AES-256: half the key length (WinZip spec, "Salt Value").
+/// Salt length for AES-256: half the key length (WinZip spec, "Salt value").
 pub const SALT_LEN: usize = 16;
 /// The password verification value stored after the salt (WinZip spec, "Password
-/// Verification Value"): lets a reader reject most wrong passwords before decrypting.
+/// verification value"): lets a reader reject most wrong passwords before decrypting.
 pub const PASSWORD_VERIFIER_LEN: usize = 2;
 /// The stored authentication code: HMAC-SHA1 truncated to 10 bytes (WinZip spec,
-/// "Authentication Code").
+/// "Authentication code").
 pub const AUTH_CODE_LEN: usize = 10;
-/// PBKDF2 iteration count fixed by the WinZip spec ("Key Generation").
+/// PBKDF2 iteration count fixed by the WinZip spec ("Key generation").
 pub const PBKDF2_ITERATIONS: u32 = 1000;
 /// Bytes an encrypted entry's data carries besides the ciphertext: salt, verifier, code.
 pub const ENTRY_OVERHEAD: usize = SALT_LEN + PASSWORD_VERIFIER_LEN + AUTH_CODE_LEN;
 
 /// PBKDF2 output: encryption key, then authentication key, then the password verifier, in
-/// that order (WinZip spec, "Key Generation").
+/// that order (WinZip spec, "Key generation").
 const DERIVED_LEN: usize = 2 * KEY_LEN + PASSWORD_VERIFIER_LEN;
 
 /// HMAC-SHA1's block size: keys shorter than this are zero-padded to it (RFC 2104 §2).
@@ -57,11 +57,8 @@ impl DerivedKeys {
     pub fn derive(password: &[u8], salt: &[u8; SALT_LEN]) -> DerivedKeys {
         let mut derived = Zeroizing::new([0u8; DERIVED_LEN]);
         pbkdf2::pbkdf2_hmac::<Sha1>(password, salt, PBKDF2_ITERATIONS, derived.as_mut_slice());
-        let mut keys = DerivedKeys {
-            aes_key: [0; KEY_LEN],
-            hmac_key: [0; KEY_LEN],
-            verifier: [0; PASSWORD_VERIFIER_LEN],
-        };
+        let mut keys =
+            DerivedKeys { aes_key: [0; KEY_LEN], hmac_key: [0; KEY_LEN], verifier: [0; PASSWORD_VERIFIER_LEN] };
         let (aes_key, rest) = derived.split_at(KEY_LEN);
         let (hmac_key, verifier) = rest.split_at(KEY_LEN);
         keys.aes_key.copy_from_slice(aes_key);
@@ -78,8 +75,8 @@ impl DerivedKeys {
     /// A fresh encryptor for one entry's data: the CTR counter starts at 1 and the HMAC is
     /// empty, so each `DerivedKeys` (that is, each salt) must encrypt exactly one entry.
     pub fn encryptor(&self) -> Encryptor {
-        // WinZip's CTR counter is a little-endian block number starting at 1 (WinZip spec,
-        // "Encryption Algorithm" and its reference code's `fcrypt`), so the IV is 1 as LE bytes.
+        // WinZip uses Brian Gladman's CTR mode (WinZip spec, "Encryption services"), whose
+        // counter is a little-endian block number starting at 1: the IV is 1 as LE bytes.
         let iv = 1u128.to_le_bytes();
         let cipher = Aes256CtrLe::new(&self.aes_key.into(), &iv.into());
         // A 32-byte key zero-padded to the 64-byte block is the same HMAC key (RFC 2104 §2:
@@ -118,7 +115,7 @@ impl Encryptor {
     pub fn encrypt_in_place(&mut self, data: &mut [u8]) {
         self.cipher.apply_keystream(data);
         // AE-x authenticates the ciphertext, not the plaintext (WinZip spec, "Authentication
-        // Code"): encrypt-then-MAC.
+        // code"): encrypt-then-MAC.
         self.mac.update(data);
     }
 
@@ -164,8 +161,8 @@ mod tests {
         let mut out = [0u8; 20];
         pbkdf2::pbkdf2_hmac::<Sha1>(b"password", b"salt", 2, &mut out);
         let expected = [
-            0xea, 0x6c, 0x01, 0x4d, 0xc7, 0x2d, 0x6f, 0x8c, 0xcd, 0x1e, 0xd9, 0x2a, 0xce, 0x1d,
-            0x41, 0xf0, 0xd8, 0xde, 0x89, 0x57,
+            0xea, 0x6c, 0x01, 0x4d, 0xc7, 0x2d, 0x6f, 0x8c, 0xcd, 0x1e, 0xd9, 0x2a, 0xce, 0x1d, 0x41, 0xf0, 0xd8, 0xde,
+            0x89, 0x57,
         ];
         assert_eq!(out, expected);
     }

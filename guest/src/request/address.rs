@@ -169,9 +169,18 @@ mod tests {
     #[test]
     fn accepts_the_forms_requests_use() {
         assert_eq!(parse_mailbox("a@b.example"), Ok(mb(None, "a@b.example")));
-        assert_eq!(parse_mailbox("TO_1_Friendly <to1@recipient.example>"), Ok(mb(Some("TO_1_Friendly"), "to1@recipient.example")));
-        assert_eq!(parse_mailbox("Buchhaltung<accounting@recipient.example>"), Ok(mb(Some("Buchhaltung"), "accounting@recipient.example")));
-        assert_eq!(parse_mailbox("Max Müller <max@recipient.example>"), Ok(mb(Some("Max Müller"), "max@recipient.example")));
+        assert_eq!(
+            parse_mailbox("TO_1_Friendly <to1@recipient.example>"),
+            Ok(mb(Some("TO_1_Friendly"), "to1@recipient.example"))
+        );
+        assert_eq!(
+            parse_mailbox("Buchhaltung<accounting@recipient.example>"),
+            Ok(mb(Some("Buchhaltung"), "accounting@recipient.example"))
+        );
+        assert_eq!(
+            parse_mailbox("Max Müller <max@recipient.example>"),
+            Ok(mb(Some("Max Müller"), "max@recipient.example"))
+        );
         assert_eq!(parse_mailbox("\"Doe, \\\"J\\\"\" <j@d.example>"), Ok(mb(Some("Doe, \"J\""), "j@d.example")));
         assert_eq!(parse_mailbox("<bare@d.example>"), Ok(mb(None, "bare@d.example")));
         assert_eq!(parse_mailbox("x@[192.0.2.1]"), Ok(mb(None, "x@[192.0.2.1]")));

@@ -67,8 +67,12 @@ pub fn decode_base64(text: &str) -> Result<Vec<u8>, DecodeError> {
             base64::DecodeError::InvalidByte(at, byte) => {
                 format!("character {at} (not counting white space) is {:?}", char::from(byte))
             }
-            base64::DecodeError::InvalidLength(len) => format!("{len} characters cannot be base64 (not a whole number of bytes)"),
-            base64::DecodeError::InvalidLastSymbol(at, _) => format!("the last character (at {at}) has bits set that encode nothing"),
+            base64::DecodeError::InvalidLength(len) => {
+                format!("{len} characters cannot be base64 (not a whole number of bytes)")
+            }
+            base64::DecodeError::InvalidLastSymbol(at, _) => {
+                format!("the last character (at {at}) has bits set that encode nothing")
+            }
             base64::DecodeError::InvalidPadding => "the '=' padding is wrong".to_owned(),
         })
     })
@@ -96,7 +100,9 @@ pub fn decode_quoted_printable(text: &str) -> Result<Vec<u8>, DecodeError> {
             }
             _ => {
                 let at = text[..i].chars().count();
-                return Err(DecodeError::QuotedPrintable(format!("'=' at character {at} is not followed by two hex digits or a line break")));
+                return Err(DecodeError::QuotedPrintable(format!(
+                    "'=' at character {at} is not followed by two hex digits or a line break"
+                )));
             }
         }
     }
@@ -111,7 +117,11 @@ pub fn charset(label: &str) -> Option<&'static encoding_rs::Encoding> {
 }
 
 /// Turns a text field's `content` into Unicode text.
-pub fn decode_text(content: &str, encoding: ContentEncoding, charset: &'static encoding_rs::Encoding) -> Result<String, DecodeError> {
+pub fn decode_text(
+    content: &str,
+    encoding: ContentEncoding,
+    charset: &'static encoding_rs::Encoding,
+) -> Result<String, DecodeError> {
     let bytes = match encoding {
         ContentEncoding::Plain => return Ok(content.to_owned()),
         ContentEncoding::QuotedPrintable => decode_quoted_printable(content)?,
@@ -140,7 +150,9 @@ mod tests {
     fn quoted_printable_round_trips_rfc_2045_examples() {
         assert_eq!(decode_quoted_printable("F=C3=BCr =\r\nSie=3d").unwrap(), "Für Sie=".as_bytes());
         assert_eq!(decode_quoted_printable("a=\nb=c3=a4").unwrap(), "abä".as_bytes());
-        assert!(matches!(decode_quoted_printable("50% =G0"), Err(DecodeError::QuotedPrintable(m)) if m.contains("character 4")));
+        assert!(
+            matches!(decode_quoted_printable("50% =G0"), Err(DecodeError::QuotedPrintable(m)) if m.contains("character 4"))
+        );
         assert!(decode_quoted_printable("trailing =").is_err());
     }
 

@@ -5,8 +5,8 @@
 use serde::Serialize;
 
 use super::address::Mailbox;
-use super::validate::Validated;
 use super::report::Warning;
+use super::validate::Validated;
 use crate::password::PasswordStrength;
 
 /// See `job-summary` in the WIT.
@@ -92,7 +92,13 @@ impl JobSummary {
                 .attachments
                 .iter()
                 .enumerate()
-                .map(|(i, a)| AttachmentPlan { index: i as u32, name: a.name.clone(), content_type: a.content_type.clone(), size: a.content.len() as u64, sealed: a.sealed })
+                .map(|(i, a)| AttachmentPlan {
+                    index: i as u32,
+                    name: a.name.clone(),
+                    content_type: a.content_type.clone(),
+                    size: a.content.len() as u64,
+                    sealed: a.sealed,
+                })
                 .collect(),
             secure_document: job.secure_document.as_ref().map(|s| SecureDocumentPlan {
                 archive_name: s.archive_name.clone(),

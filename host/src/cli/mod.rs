@@ -78,14 +78,18 @@ impl From<StrengthArg> for Strength {
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let s = &cli.sandbox;
-    anyhow::ensure!(s.max_call_seconds > 0.0 && s.max_call_seconds.is_finite(), "--max-call-seconds must be a positive number");
+    anyhow::ensure!(
+        s.max_call_seconds > 0.0 && s.max_call_seconds.is_finite(),
+        "--max-call-seconds must be a positive number"
+    );
     anyhow::ensure!(s.max_memory_mib >= 16, "--max-memory-mib must be at least 16");
     let config = RuntimeConfig {
         max_memory_bytes: s.max_memory_mib.saturating_mul(1 << 20),
         max_call_time: Duration::from_secs_f64(s.max_call_seconds),
         cache_dir: if s.no_cache { None } else { s.cache_dir.clone().or_else(sealmail::component_cache::default_dir) },
     };
-    let library = Library::new(Runtime::new(config).map_err(|e| anyhow::anyhow!("cannot load the sealmail component: {e:#}"))?);
+    let library =
+        Library::new(Runtime::new(config).map_err(|e| anyhow::anyhow!("cannot load the sealmail component: {e:#}"))?);
     match cli.command {
         Command::Seal(args) => seal::run(&library, args).await,
         Command::Validate(args) => validate::run(&library, args).await,

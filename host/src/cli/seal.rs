@@ -51,7 +51,10 @@ pub async fn run(library: &Library, args: SealArgs) -> anyhow::Result<ExitCode> 
         total += meta.len();
     }
     let password = library.generate_password(args.strength.into()).await?;
-    let name = args.name.clone().unwrap_or_else(|| args.output.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
+    let name = args
+        .name
+        .clone()
+        .unwrap_or_else(|| args.output.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
 
     // Write next to the destination and rename at the end: a failed run leaves no
     // half-written archive under the requested name.
@@ -59,7 +62,8 @@ pub async fn run(library: &Library, args: SealArgs) -> anyhow::Result<ExitCode> 
     let result = write_archive(library, &args, &name, &password, total, &partial).await;
     match result {
         Ok(()) => {
-            std::fs::rename(&partial, &args.output).with_context(|| format!("cannot move the archive to {}", args.output.display()))?;
+            std::fs::rename(&partial, &args.output)
+                .with_context(|| format!("cannot move the archive to {}", args.output.display()))?;
             println!("{password}");
             Ok(ExitCode::SUCCESS)
         }
@@ -70,13 +74,23 @@ pub async fn run(library: &Library, args: SealArgs) -> anyhow::Result<ExitCode> 
     }
 }
 
-async fn write_archive(library: &Library, args: &SealArgs, name: &str, password: &str, total: u64, partial: &Path) -> anyhow::Result<()> {
-    let mut out = std::io::BufWriter::new(std::fs::File::create(partial).with_context(|| format!("cannot create {}", partial.display()))?);
+async fn write_archive(
+    library: &Library,
+    args: &SealArgs,
+    name: &str,
+    password: &str,
+    total: u64,
+    partial: &Path,
+) -> anyhow::Result<()> {
+    let mut out = std::io::BufWriter::new(
+        std::fs::File::create(partial).with_context(|| format!("cannot create {}", partial.display()))?,
+    );
     let mut sealer = library.sealer(name, password, now()).await?.map_err(seal_error)?;
     let mut progress = Progress::new(total);
     let mut buf = vec![0u8; CHUNK];
     for path in &args.files {
-        let display = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| path.display().to_string());
+        let display =
+            path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| path.display().to_string());
         sealer.begin_file(&display).await?.map_err(seal_error)?;
         let mut file = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
         loop {
@@ -106,7 +120,12 @@ async fn write_archive(library: &Library, args: &SealArgs, name: &str, password:
     let file = out.into_inner().map_err(|e| e.into_error())?;
     file.sync_all().with_context(|| format!("cannot write {}", partial.display()))?;
     let size = file.metadata().map(|m| m.len()).unwrap_or(0);
-    eprintln!("sealed {} file(s) into {} ({archive_name}, AES-256, {size} bytes, {:.1} s)", args.files.len(), args.output.display(), progress.started.elapsed().as_secs_f64());
+    eprintln!(
+        "sealed {} file(s) into {} ({archive_name}, AES-256, {size} bytes, {:.1} s)",
+        args.files.len(),
+        args.output.display(),
+        progress.started.elapsed().as_secs_f64()
+    );
     Ok(())
 }
 
@@ -146,7 +165,14 @@ fn timestamp_from_unix(secs: u64) -> Timestamp {
     let day = (doy - (153 * mp + 2) / 5 + 1) as u8;
     let month = if mp < 10 { mp + 3 } else { mp - 9 } as u8;
     let year = (yoe + era * 400 + i64::from(month <= 2)) as u16;
-    Timestamp { year: year.clamp(1980, 2107), month, day, hour: (rem / 3600) as u8, minute: (rem / 60 % 60) as u8, second: (rem % 60) as u8 }
+    Timestamp {
+        year: year.clamp(1980, 2107),
+        month,
+        day,
+        hour: (rem / 3600) as u8,
+        minute: (rem / 60 % 60) as u8,
+        second: (rem % 60) as u8,
+    }
 }
 
 /// Progress on standard error: a live line on a terminal, one line per file otherwise.
@@ -170,7 +196,10 @@ impl Progress {
             self.last = Instant::now();
             let pct = if self.total == 0 { 100.0 } else { self.done as f64 * 100.0 / self.total as f64 };
             let rate = self.done as f64 / 1048576.0 / self.started.elapsed().as_secs_f64().max(1e-3);
-            eprint!("\r\x1b[2Ksealing {file}: {pct:5.1} % of {:.1} MiB, {rate:.1} MiB/s", self.total as f64 / 1048576.0);
+            eprint!(
+                "\r\x1b[2Ksealing {file}: {pct:5.1} % of {:.1} MiB, {rate:.1} MiB/s",
+                self.total as f64 / 1048576.0
+            );
         }
     }
 

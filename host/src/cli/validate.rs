@@ -42,10 +42,22 @@ pub async fn run(library: &Library, args: ValidateArgs) -> anyhow::Result<ExitCo
                 println!("  message {}: {}{reference}", m.block + 1, m.envelope_recipients.join(", "));
             }
             for a in &s.attachments {
-                println!("  attachment {}: {} ({}, {} bytes){}", a.index, a.name, a.content_type, a.size, if a.sealed { ", sealed" } else { "" });
+                println!(
+                    "  attachment {}: {} ({}, {} bytes){}",
+                    a.index,
+                    a.name,
+                    a.content_type,
+                    a.size,
+                    if a.sealed { ", sealed" } else { "" }
+                );
             }
             if let Some(d) = &s.secure_document {
-                println!("  secure document: {} ({} password), password mail \"{}\"", d.archive_name, strength_name(d.strength), d.password_mail_subject);
+                println!(
+                    "  secure document: {} ({} password), password mail \"{}\"",
+                    d.archive_name,
+                    strength_name(d.strength),
+                    d.password_mail_subject
+                );
             }
             for w in &s.warnings {
                 println!("warning: {}: {}", display_path(&w.path), w.message);

@@ -25,21 +25,32 @@ fn attachment(r: &mut Report, value: &Json, path: Pointer) -> Option<Attachment>
         if is_mime_type(t) {
             Some(t.trim().to_owned())
         } else {
-            r.problem(&fields.path.key("contentType"), ProblemKind::InvalidValue, format!("\"{t}\" is not a MIME type (type/subtype)"));
+            r.problem(
+                &fields.path.key("contentType"),
+                ProblemKind::InvalidValue,
+                format!("\"{t}\" is not a MIME type (type/subtype)"),
+            );
             None
         }
     });
-    let content_id = fields.text(r, "contentId", Text::header(MAX_NAME_CHARS)).map(|id| id.trim().trim_start_matches('<').trim_end_matches('>').to_owned());
+    let content_id = fields
+        .text(r, "contentId", Text::header(MAX_NAME_CHARS))
+        .map(|id| id.trim().trim_start_matches('<').trim_end_matches('>').to_owned());
     let sealed = secure_flag(r, &fields);
-    let content = fields.text(r, "content", Text { required: true, max_chars: usize::MAX, header: false }).and_then(|c| match decode_base64(c) {
-        Ok(bytes) => Some(bytes),
-        Err(e) => {
-            r.problem(&fields.path.key("content"), ProblemKind::InvalidEncoding, e.to_string());
-            None
-        }
-    });
+    let content =
+        fields.text(r, "content", Text { required: true, max_chars: usize::MAX, header: false }).and_then(|c| {
+            match decode_base64(c) {
+                Ok(bytes) => Some(bytes),
+                Err(e) => {
+                    r.problem(&fields.path.key("content"), ProblemKind::InvalidEncoding, e.to_string());
+                    None
+                }
+            }
+        });
     let (name, content, sealed) = (name?, content?, sealed?);
-    if fields.raw("contentType").is_some() && content_type.is_none() || fields.raw("contentId").is_some() && content_id.is_none() {
+    if fields.raw("contentType").is_some() && content_type.is_none()
+        || fields.raw("contentId").is_some() && content_id.is_none()
+    {
         return None;
     }
     Some(Attachment {
@@ -62,7 +73,14 @@ fn secure_flag(r: &mut Report, fields: &Fields) -> Option<bool> {
         Some(Json::String(s)) if s == "true" => Some(true),
         Some(Json::String(s)) if s == "false" => Some(false),
         Some(Json::String(s)) => {
-            r.problem(&path, ProblemKind::InvalidValue, format!("\"{}\" is not a flag: use true or false (a JSON boolean, or the string \"true\"/\"false\")", s.escape_debug()));
+            r.problem(
+                &path,
+                ProblemKind::InvalidValue,
+                format!(
+                    "\"{}\" is not a flag: use true or false (a JSON boolean, or the string \"true\"/\"false\")",
+                    s.escape_debug()
+                ),
+            );
             None
         }
         Some(other) => {
@@ -75,6 +93,7 @@ fn secure_flag(r: &mut Report, fields: &Fields) -> Option<bool> {
 /// RFC 2045 §5.1 `type "/" subtype` of tokens, parameters allowed.
 fn is_mime_type(t: &str) -> bool {
     let essence = t.split(';').next().unwrap_or("").trim();
-    let token = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?=".contains(&b));
+    let token =
+        |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?=".contains(&b));
     essence.split_once('/').is_some_and(|(ty, sub)| token(ty) && token(sub))
 }

@@ -16,10 +16,17 @@ pub(crate) enum Part {
 }
 
 const SUBJECT_KEYS: &[&str] = &["content", "template", "contentEncoding", "contentTransferEncoding", "charset"];
-const BODY_KEYS: &[&str] = &["content", "template", "contentEncoding", "contentTransferEncoding", "charset", "contentType"];
+const BODY_KEYS: &[&str] =
+    &["content", "template", "contentEncoding", "contentTransferEncoding", "charset", "contentType"];
 
 /// Reads `key` of the root as a text part. `templating` is `job.features.templating.active`.
-pub(crate) fn text_part(r: &mut Report, root: &Fields, key: &str, part: Part, templating: bool) -> Option<(model::Text, Option<BodyType>)> {
+pub(crate) fn text_part(
+    r: &mut Report,
+    root: &Fields,
+    key: &str,
+    part: Part,
+    templating: bool,
+) -> Option<(model::Text, Option<BodyType>)> {
     let required = part != Part::Alternative;
     let fields = root.object_member(r, key, required, if part == Part::Subject { SUBJECT_KEYS } else { BODY_KEYS })?;
     let before = r.problem_count();
@@ -31,7 +38,11 @@ pub(crate) fn text_part(r: &mut Report, root: &Fields, key: &str, part: Part, te
             if let Some(t) = fields.text(r, "contentType", Text::header(255))
                 && mime_essence(t) != "text/plain"
             {
-                r.problem(&fields.path.key("contentType"), ProblemKind::InvalidValue, "the alternative is plain text: contentType must be text/plain");
+                r.problem(
+                    &fields.path.key("contentType"),
+                    ProblemKind::InvalidValue,
+                    "the alternative is plain text: contentType must be text/plain",
+                );
             }
             None
         }
@@ -39,7 +50,11 @@ pub(crate) fn text_part(r: &mut Report, root: &Fields, key: &str, part: Part, te
     let encoding = fields.text(r, "contentEncoding", Text::header(32)).map_or(Some(ContentEncoding::Plain), |name| {
         let e = ContentEncoding::from_name(name);
         if e.is_none() {
-            r.problem(&fields.path.key("contentEncoding"), ProblemKind::InvalidValue, format!("\"{name}\" is not one of {}", CONTENT_ENCODINGS.join(", ")));
+            r.problem(
+                &fields.path.key("contentEncoding"),
+                ProblemKind::InvalidValue,
+                format!("\"{name}\" is not one of {}", CONTENT_ENCODINGS.join(", ")),
+            );
         }
         e
     });
@@ -48,14 +63,22 @@ pub(crate) fn text_part(r: &mut Report, root: &Fields, key: &str, part: Part, te
         if TRANSFER_ENCODINGS.contains(&lower.as_str()) {
             Some(lower)
         } else {
-            r.problem(&fields.path.key("contentTransferEncoding"), ProblemKind::InvalidValue, format!("\"{name}\" is not one of {}", TRANSFER_ENCODINGS.join(", ")));
+            r.problem(
+                &fields.path.key("contentTransferEncoding"),
+                ProblemKind::InvalidValue,
+                format!("\"{name}\" is not one of {}", TRANSFER_ENCODINGS.join(", ")),
+            );
             None
         }
     });
     let charset = fields.text(r, "charset", Text::header(64)).map_or(Some(encoding_rs::UTF_8), |label| {
         let c = charset(label);
         if c.is_none() {
-            r.problem(&fields.path.key("charset"), ProblemKind::InvalidValue, format!("\"{label}\" is not a known charset (e.g. UTF-8, ISO-8859-1, windows-1252, UTF-16)"));
+            r.problem(
+                &fields.path.key("charset"),
+                ProblemKind::InvalidValue,
+                format!("\"{label}\" is not a known charset (e.g. UTF-8, ISO-8859-1, windows-1252, UTF-16)"),
+            );
         }
         c
     });
@@ -64,18 +87,34 @@ pub(crate) fn text_part(r: &mut Report, root: &Fields, key: &str, part: Part, te
     let template = fields.text(r, "template", Text { required: false, max_chars: usize::MAX, header: false });
     match (fields.raw("content"), fields.raw("template")) {
         (Some(_), Some(_)) => {
-            r.problem(&fields.path.key("template"), ProblemKind::RuleViolation, "give either content or template, not both");
+            r.problem(
+                &fields.path.key("template"),
+                ProblemKind::RuleViolation,
+                "give either content or template, not both",
+            );
         }
         (None, None) => {
-            r.problem(&fields.path.key("content"), ProblemKind::Missing, "\"content\" (or \"template\" with templating) is required");
+            r.problem(
+                &fields.path.key("content"),
+                ProblemKind::Missing,
+                "\"content\" (or \"template\" with templating) is required",
+            );
         }
         (None, Some(_)) if template.is_some() => {
             if templating {
                 // Rendering arrives with templating support; sending `${name}` verbatim
                 // would be wrong, so until then templates are refused, not passed through.
-                r.problem(&fields.path.key("template"), ProblemKind::Unsupported, "templates are not rendered by this version of sealmail yet; send \"content\"");
+                r.problem(
+                    &fields.path.key("template"),
+                    ProblemKind::Unsupported,
+                    "templates are not rendered by this version of sealmail yet; send \"content\"",
+                );
             } else {
-                r.problem(&fields.path.key("template"), ProblemKind::RuleViolation, "a template needs /job/features/templating/active: true");
+                r.problem(
+                    &fields.path.key("template"),
+                    ProblemKind::RuleViolation,
+                    "a template needs /job/features/templating/active: true",
+                );
             }
         }
         _ => {}
@@ -88,7 +127,11 @@ pub(crate) fn text_part(r: &mut Report, root: &Fields, key: &str, part: Part, te
     let text = match decode_text(content, encoding, charset) {
         Ok(t) => t,
         Err(e) => {
-            r.problem(&fields.path.key("content"), ProblemKind::InvalidEncoding, format!("{e} (contentEncoding {})", encoding_name(encoding)));
+            r.problem(
+                &fields.path.key("content"),
+                ProblemKind::InvalidEncoding,
+                format!("{e} (contentEncoding {})", encoding_name(encoding)),
+            );
             return None;
         }
     };
@@ -115,7 +158,11 @@ fn subject_ok(r: &mut Report, fields: &Fields, text: &str) -> bool {
     }
     let chars = text.chars().count();
     if chars > MAX_SUBJECT_CHARS {
-        r.problem(&path, ProblemKind::TooLong, format!("the decoded subject is {chars} characters long; at most {MAX_SUBJECT_CHARS} are allowed"));
+        r.problem(
+            &path,
+            ProblemKind::TooLong,
+            format!("the decoded subject is {chars} characters long; at most {MAX_SUBJECT_CHARS} are allowed"),
+        );
         return false;
     }
     header_safe(&path, r, text)
@@ -131,7 +178,11 @@ fn body_type(r: &mut Report, fields: &Fields) -> Option<BodyType> {
         "text/plain" => Some(BodyType::Plain),
         "text/html" => Some(BodyType::Html),
         _ => {
-            r.problem(&fields.path.key("contentType"), ProblemKind::InvalidValue, format!("\"{t}\" is not text/plain or text/html"));
+            r.problem(
+                &fields.path.key("contentType"),
+                ProblemKind::InvalidValue,
+                format!("\"{t}\" is not text/plain or text/html"),
+            );
             None
         }
     }

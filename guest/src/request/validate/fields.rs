@@ -57,7 +57,11 @@ impl<'a> Fields<'a> {
         };
         for (i, (key, _)) in members.iter().enumerate() {
             if members[..i].iter().any(|(k, _)| k == key) {
-                r.problem(&path.key(key), ProblemKind::DuplicateKey, format!("\"{key}\" appears more than once in this object"));
+                r.problem(
+                    &path.key(key),
+                    ProblemKind::DuplicateKey,
+                    format!("\"{key}\" appears more than once in this object"),
+                );
             } else if known.is_some_and(|known| !known.contains(&key.as_str())) {
                 r.warn(&path.key(key), WarningKind::IgnoredKey, "not a JobRequest field sealmail knows; ignored");
             }
@@ -157,7 +161,11 @@ pub(crate) fn check_text<'a>(r: &mut Report, path: &Pointer, value: &'a Json, ru
     }
     let chars = s.chars().count();
     if chars > rule.max_chars {
-        r.problem(path, ProblemKind::TooLong, format!("is {chars} characters long; at most {} are allowed", rule.max_chars));
+        r.problem(
+            path,
+            ProblemKind::TooLong,
+            format!("is {chars} characters long; at most {} are allowed", rule.max_chars),
+        );
         return None;
     }
     if rule.header && !header_safe(path, r, s) {
@@ -178,7 +186,11 @@ pub(crate) fn header_safe(path: &Pointer, r: &mut Report, s: &str) -> bool {
                 '\0' => "a NUL character".to_owned(),
                 c => format!("the control character U+{:04X}", c as u32),
             };
-            r.problem(path, ProblemKind::HeaderInjection, format!("contains {what} at character {}; header values must be one line", s[..at].chars().count()));
+            r.problem(
+                path,
+                ProblemKind::HeaderInjection,
+                format!("contains {what} at character {}; header values must be one line", s[..at].chars().count()),
+            );
             false
         }
     }

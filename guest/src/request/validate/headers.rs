@@ -19,7 +19,11 @@ pub(crate) fn mailbox(r: &mut Report, value: &Json, path: Pointer) -> Option<Mai
     match parse_mailbox(email) {
         Ok(m) => Some(m),
         Err(e) => {
-            r.problem(&fields.path.key("email"), ProblemKind::InvalidAddress, format!("not a valid e-mail address: {e}"));
+            r.problem(
+                &fields.path.key("email"),
+                ProblemKind::InvalidAddress,
+                format!("not a valid e-mail address: {e}"),
+            );
             None
         }
     }
@@ -35,8 +39,12 @@ pub(crate) fn mailbox_member(r: &mut Report, fields: &Fields, key: &str, require
 pub(crate) fn header_options(r: &mut Report, fields: &Fields) -> HeaderOptions {
     HeaderOptions {
         reply_to: mailbox_member(r, fields, "replyTo", false),
-        in_reply_to: fields.text(r, "inReplyTo", Text::header(MAX_HEADER_VALUE_CHARS)).and_then(|id| message_id(r, &fields.path.key("inReplyTo"), id)),
-        priority: fields.text(r, "priority", Text::header(16)).and_then(|p| priority(r, &fields.path.key("priority"), p)),
+        in_reply_to: fields
+            .text(r, "inReplyTo", Text::header(MAX_HEADER_VALUE_CHARS))
+            .and_then(|id| message_id(r, &fields.path.key("inReplyTo"), id)),
+        priority: fields
+            .text(r, "priority", Text::header(16))
+            .and_then(|p| priority(r, &fields.path.key("priority"), p)),
         list_unsubscribe: fields
             .text(r, "listUnsubscribe", Text::header(MAX_HEADER_VALUE_CHARS))
             .and_then(|v| list_unsubscribe(r, &fields.path.key("listUnsubscribe"), v)),
@@ -49,7 +57,7 @@ pub(crate) fn header_options(r: &mut Report, fields: &Fields) -> HeaderOptions {
 fn message_id(r: &mut Report, path: &Pointer, id: &str) -> Option<String> {
     let inner = id.trim().trim_start_matches('<').trim_end_matches('>');
     let valid = inner.split_once('@').is_some_and(|(l, d)| !l.is_empty() && !d.is_empty())
-        && inner.bytes().all(|b| b.is_ascii_graphic() && !b"<>\"\\".contains(&b) );
+        && inner.bytes().all(|b| b.is_ascii_graphic() && !b"<>\"\\".contains(&b));
     if valid {
         Some(format!("<{inner}>"))
     } else {
@@ -64,7 +72,11 @@ fn priority(r: &mut Report, path: &Pointer, value: &str) -> Option<Priority> {
         "NORMAL" => Some(Priority::Normal),
         "LOW" => Some(Priority::Low),
         _ => {
-            r.problem(path, ProblemKind::InvalidValue, format!("\"{value}\" is not a priority; use HIGH, NORMAL or LOW"));
+            r.problem(
+                path,
+                ProblemKind::InvalidValue,
+                format!("\"{value}\" is not a priority; use HIGH, NORMAL or LOW"),
+            );
             None
         }
     }
@@ -94,7 +106,11 @@ fn list_unsubscribe(r: &mut Report, path: &Pointer, value: &str) -> Option<Strin
 fn x_headers(r: &mut Report, map: &Fields) -> Vec<(String, String)> {
     let members = map.members();
     if members.len() > MAX_X_HEADERS {
-        r.problem(&map.path, ProblemKind::TooMany, format!("has {} headers; at most {MAX_X_HEADERS} are allowed", members.len()));
+        r.problem(
+            &map.path,
+            ProblemKind::TooMany,
+            format!("has {} headers; at most {MAX_X_HEADERS} are allowed", members.len()),
+        );
         return Vec::new();
     }
     let mut out = Vec::new();

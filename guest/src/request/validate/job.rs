@@ -10,7 +10,8 @@ use crate::request::model::SecureDocument;
 use crate::request::report::{ProblemKind, Report, WarningKind};
 
 const JOB_KEYS: &[&str] = &["referenceJob", "costCenter", "campaignId", "features", "options"];
-const FEATURE_KEYS: &[&str] = &["antivirus", "secureDocument", "templating", "messageSigning", "openTracking", "linkTracking"];
+const FEATURE_KEYS: &[&str] =
+    &["antivirus", "secureDocument", "templating", "messageSigning", "openTracking", "linkTracking"];
 const SECURE_KEYS: &[&str] = &["active", "filename", "subjectPrefix", "password"];
 
 /// The password mail's subject prefix when the request gives none (Retarus' default).
@@ -53,12 +54,18 @@ pub(crate) fn job(r: &mut Report, root: &Fields) -> JobSettings {
     for key in ["openTracking", "linkTracking"] {
         features.not_acted_on(r, key, "sealmail does not track opens or clicks; ignored");
     }
-    let active = |r: &mut Report, key: &str| features.object_member(r, key, false, &["active"]).and_then(|f| f.boolean(r, "active", true)).unwrap_or(false);
+    let active = |r: &mut Report, key: &str| {
+        features.object_member(r, key, false, &["active"]).and_then(|f| f.boolean(r, "active", true)).unwrap_or(false)
+    };
     out.antivirus = active(r, "antivirus");
     out.templating = active(r, "templating");
     out.message_signing = active(r, "messageSigning");
     if out.message_signing {
-        r.problem(&features.path.key("messageSigning").key("active"), ProblemKind::Unsupported, "message signing (S/MIME) is not supported by sealmail");
+        r.problem(
+            &features.path.key("messageSigning").key("active"),
+            ProblemKind::Unsupported,
+            "message signing (S/MIME) is not supported by sealmail",
+        );
     }
     match features.object_member(r, "secureDocument", false, SECURE_KEYS) {
         Some(secure) => {
@@ -81,10 +88,14 @@ fn default_secure() -> SecureDocument {
 /// `filename`, `subjectPrefix`, `password.type` with DESIGN §3.1/§3.4 defaults.
 fn secure_settings(r: &mut Report, secure: &Fields) -> Option<SecureDocument> {
     let before = r.problem_count();
-    let archive_name = secure.text(r, "filename", Text::header(MAX_NAME_CHARS)).map_or_else(|| DEFAULT_ARCHIVE_NAME.to_owned(), archive_file_name);
+    let archive_name = secure
+        .text(r, "filename", Text::header(MAX_NAME_CHARS))
+        .map_or_else(|| DEFAULT_ARCHIVE_NAME.to_owned(), archive_file_name);
     let subject_prefix = secure
         .raw("subjectPrefix")
-        .map_or(Some(DEFAULT_SUBJECT_PREFIX), |_| secure.text(r, "subjectPrefix", Text::header(MAX_SUBJECT_PREFIX_CHARS)))
+        .map_or(Some(DEFAULT_SUBJECT_PREFIX), |_| {
+            secure.text(r, "subjectPrefix", Text::header(MAX_SUBJECT_PREFIX_CHARS))
+        })
         .map(str::to_owned);
     let strength = match secure.object_member(r, "password", false, &["type"]) {
         None => Some(PasswordStrength::VeryHigh),
@@ -110,7 +121,11 @@ fn strength(r: &mut Report, path: &crate::request::report::Pointer, name: &str) 
     let found = PasswordStrength::from_name(name);
     if found.is_none() {
         let names: Vec<_> = PasswordStrength::ALL.iter().map(|s| s.name()).collect();
-        r.problem(path, ProblemKind::InvalidValue, format!("\"{name}\" is not a password type; use one of {}", names.join(", ")));
+        r.problem(
+            path,
+            ProblemKind::InvalidValue,
+            format!("\"{name}\" is not a password type; use one of {}", names.join(", ")),
+        );
     }
     found
 }

@@ -59,7 +59,8 @@ pub struct Validated {
     pub estimated_message_bytes: u64,
 }
 
-const ROOT_KEYS: &[&str] = &["mail", "subject", "body", "alternative", "attachments", "recipients", "job", "notification"];
+const ROOT_KEYS: &[&str] =
+    &["mail", "subject", "body", "alternative", "attachments", "recipients", "job", "notification"];
 const MAIL_KEYS: &[&str] = &["from", "mimeFrom", "replyTo", "inReplyTo", "priority", "listUnsubscribe", "xHeaders"];
 
 /// Validates a raw request body against `limits`.
@@ -67,7 +68,11 @@ pub fn validate(bytes: &[u8], limits: &Limits) -> Result<Validated, Vec<Problem>
     let root = Pointer::root();
     let mut r = Report::default();
     if bytes.len() as u64 > limits.max_request_bytes {
-        r.problem(&root, ProblemKind::TooLarge, format!("the request has {} bytes; at most {} are allowed", bytes.len(), limits.max_request_bytes));
+        r.problem(
+            &root,
+            ProblemKind::TooLarge,
+            format!("the request has {} bytes; at most {} are allowed", bytes.len(), limits.max_request_bytes),
+        );
         return Err(r.finish().0);
     }
     let doc = match json::parse(bytes) {
@@ -103,11 +108,24 @@ pub fn validate(bytes: &[u8], limits: &Limits) -> Result<Validated, Vec<Problem>
     let callback = notification::notification(&mut r, &top);
     secure_document::rules(&mut r, &root, &settings, &attachments);
 
-    if settings.templating && [top.raw("subject"), top.raw("body"), top.raw("alternative")].iter().flatten().all(|part| !has_template(part)) {
-        r.warn(&root.key("job").key("features").key("templating").key("active"), WarningKind::IgnoredValue, "templating is active but no subject, body or alternative has a \"template\"; the content is sent as is");
+    if settings.templating
+        && [top.raw("subject"), top.raw("body"), top.raw("alternative")]
+            .iter()
+            .flatten()
+            .all(|part| !has_template(part))
+    {
+        r.warn(
+            &root.key("job").key("features").key("templating").key("active"),
+            WarningKind::IgnoredValue,
+            "templating is active but no subject, body or alternative has a \"template\"; the content is sent as is",
+        );
     }
     if let (Some((_, Some(BodyType::Plain))), Some(_)) = (&body, &alternative) {
-        r.warn(&root.key("alternative"), WarningKind::IgnoredValue, "ignored: an alternative is only sent with an HTML body");
+        r.warn(
+            &root.key("alternative"),
+            WarningKind::IgnoredValue,
+            "ignored: an alternative is only sent with an HTML body",
+        );
     }
 
     let attachments: Option<Vec<_>> = attachments.into_iter().collect();
@@ -138,7 +156,14 @@ pub fn validate(bytes: &[u8], limits: &Limits) -> Result<Validated, Vec<Problem>
         Some(job) if !r.has_problems() => {
             let estimated = estimate_message_bytes(&job);
             if estimated > limits.max_message_bytes {
-                r.problem(&root, ProblemKind::TooLarge, format!("the largest message would be about {estimated} bytes once encoded; at most {} are allowed", limits.max_message_bytes));
+                r.problem(
+                    &root,
+                    ProblemKind::TooLarge,
+                    format!(
+                        "the largest message would be about {estimated} bytes once encoded; at most {} are allowed",
+                        limits.max_message_bytes
+                    ),
+                );
                 return Err(r.finish().0);
             }
             let (_, warnings) = r.finish();
@@ -149,7 +174,11 @@ pub fn validate(bytes: &[u8], limits: &Limits) -> Result<Validated, Vec<Problem>
             if problems.is_empty() {
                 // A value failed to build without a recorded reason: a validator bug. Refuse
                 // rather than accept something unchecked.
-                problems.push(Problem { path: String::new(), kind: ProblemKind::InvalidValue, message: "the request could not be read (internal validator error)".into() });
+                problems.push(Problem {
+                    path: String::new(),
+                    kind: ProblemKind::InvalidValue,
+                    message: "the request could not be read (internal validator error)".into(),
+                });
             }
             Err(problems)
         }
@@ -166,7 +195,10 @@ fn has_template(part: &json::Json) -> bool {
 fn estimate_message_bytes(job: &Job) -> u64 {
     let text = |t: &str| t.bytes().map(|b| if b.is_ascii() { 1.05 } else { 3.0 }).sum::<f64>() as u64;
     let base64 = |n: u64| n.div_ceil(3) * 4 * 78 / 76;
-    let mut bytes = 2048 + text(&job.subject.text) + text(&job.body.content.text) + job.alternative.as_ref().map_or(0, |a| text(&a.text));
+    let mut bytes = 2048
+        + text(&job.subject.text)
+        + text(&job.body.content.text)
+        + job.alternative.as_ref().map_or(0, |a| text(&a.text));
     let mut sealed = 0u64;
     for a in &job.attachments {
         let size = a.content.len() as u64;
@@ -180,6 +212,11 @@ fn estimate_message_bytes(job: &Job) -> u64 {
     if sealed > 0 {
         bytes += 256 + base64(sealed + 22);
     }
-    let header_bytes = |b: &super::model::RecipientBlock| b.to.iter().chain(&b.cc).map(|m| m.address.len() as u64 + m.name.as_ref().map_or(0, |n| 3 * n.len() as u64) + 4).sum::<u64>();
+    let header_bytes = |b: &super::model::RecipientBlock| {
+        b.to.iter()
+            .chain(&b.cc)
+            .map(|m| m.address.len() as u64 + m.name.as_ref().map_or(0, |n| 3 * n.len() as u64) + 4)
+            .sum::<u64>()
+    };
     bytes + job.blocks.iter().map(header_bytes).max().unwrap_or(0)
 }

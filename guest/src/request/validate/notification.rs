@@ -13,13 +13,14 @@ pub(crate) fn notification(r: &mut Report, root: &Fields) -> Option<Option<Endpo
     };
     let endpoint = notification.object_member(r, "endPoint", true, &["url", "headers", "authentication"])?;
     let before = r.problem_count();
-    let url = endpoint.text(r, "url", Text::header(MAX_CALLBACK_URL_CHARS).required()).and_then(|u| match check_url(u) {
-        Ok(()) => Some(u.to_owned()),
-        Err(why) => {
-            r.problem(&endpoint.path.key("url"), ProblemKind::InvalidUrl, why);
-            None
-        }
-    });
+    let url =
+        endpoint.text(r, "url", Text::header(MAX_CALLBACK_URL_CHARS).required()).and_then(|u| match check_url(u) {
+            Ok(()) => Some(u.to_owned()),
+            Err(why) => {
+                r.problem(&endpoint.path.key("url"), ProblemKind::InvalidUrl, why);
+                None
+            }
+        });
     let headers = endpoint.map_member(r, "headers", false).map(|map| {
         let mut total = 0;
         let mut out = Vec::new();
@@ -41,23 +42,28 @@ pub(crate) fn notification(r: &mut Report, root: &Fields) -> Option<Option<Endpo
         }
         out
     });
-    let basic_auth = endpoint.object_member(r, "authentication", false, &["method", "user", "password"]).and_then(|auth| {
-        let method = auth.text(r, "method", Text::header(16).required());
-        if let Some(m) = method
-            && !m.eq_ignore_ascii_case("BASIC")
-        {
-            r.problem(&auth.path.key("method"), ProblemKind::InvalidValue, format!("\"{m}\" is not supported; the only method is BASIC"));
-        }
-        let user = auth.text(r, "user", Text::header(MAX_CREDENTIAL_CHARS).required());
-        if let Some(u) = user
-            && u.contains(':')
-        {
-            // RFC 7617 §2: the user-id cannot contain a colon.
-            r.problem(&auth.path.key("user"), ProblemKind::InvalidValue, "must not contain ':' (RFC 7617)");
-        }
-        let password = auth.text(r, "password", Text::header(MAX_CREDENTIAL_CHARS).required());
-        Some((user?.to_owned(), password?.to_owned()))
-    });
+    let basic_auth =
+        endpoint.object_member(r, "authentication", false, &["method", "user", "password"]).and_then(|auth| {
+            let method = auth.text(r, "method", Text::header(16).required());
+            if let Some(m) = method
+                && !m.eq_ignore_ascii_case("BASIC")
+            {
+                r.problem(
+                    &auth.path.key("method"),
+                    ProblemKind::InvalidValue,
+                    format!("\"{m}\" is not supported; the only method is BASIC"),
+                );
+            }
+            let user = auth.text(r, "user", Text::header(MAX_CREDENTIAL_CHARS).required());
+            if let Some(u) = user
+                && u.contains(':')
+            {
+                // RFC 7617 §2: the user-id cannot contain a colon.
+                r.problem(&auth.path.key("user"), ProblemKind::InvalidValue, "must not contain ':' (RFC 7617)");
+            }
+            let password = auth.text(r, "password", Text::header(MAX_CREDENTIAL_CHARS).required());
+            Some((user?.to_owned(), password?.to_owned()))
+        });
     if r.problem_count() > before {
         return None;
     }
@@ -96,7 +102,9 @@ fn check_url(url: &str) -> Result<(), String> {
     if host.is_empty() {
         return Err("has no host".to_owned());
     }
-    let ldh = |l: &str| !l.is_empty() && l.len() <= 63 && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    let ldh = |l: &str| {
+        !l.is_empty() && l.len() <= 63 && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    };
     if !authority.starts_with('[') && !host.trim_end_matches('.').split('.').all(ldh) {
         return Err(format!("\"{host}\" is not a host name"));
     }
@@ -109,10 +117,23 @@ mod tests {
 
     #[test]
     fn urls() {
-        for ok in ["https://hooks.customer.example/sealmail/events", "http://127.0.0.1:8080/cb?x=1", "https://[::1]:9/x", "HTTPS://A.EXAMPLE"] {
+        for ok in [
+            "https://hooks.customer.example/sealmail/events",
+            "http://127.0.0.1:8080/cb?x=1",
+            "https://[::1]:9/x",
+            "HTTPS://A.EXAMPLE",
+        ] {
             assert_eq!(check_url(ok), Ok(()), "{ok}");
         }
-        for bad in ["ftp://a.example/", "https://", "https://u:p@a.example/", "https://a.example:99999/", "https://a b.example/", "https://[zz]/", "//a.example"] {
+        for bad in [
+            "ftp://a.example/",
+            "https://",
+            "https://u:p@a.example/",
+            "https://a.example:99999/",
+            "https://a b.example/",
+            "https://[zz]/",
+            "//a.example",
+        ] {
             assert!(check_url(bad).is_err(), "{bad}");
         }
     }

@@ -10,11 +10,17 @@ use crate::request::model::RecipientBlock;
 use crate::request::report::{Pointer, ProblemKind, Report, WarningKind};
 
 const BLOCK_KEYS: &[&str] = &["mail", "features", "reference"];
-const BLOCK_MAIL_KEYS: &[&str] = &["to", "cc", "bcc", "replyTo", "inReplyTo", "priority", "listUnsubscribe", "xHeaders"];
+const BLOCK_MAIL_KEYS: &[&str] =
+    &["to", "cc", "bcc", "replyTo", "inReplyTo", "priority", "listUnsubscribe", "xHeaders"];
 const BLOCK_FEATURE_KEYS: &[&str] = &["templating", "openTracking", "linkTracking"];
 
 /// Reads `/recipients`; `max_addresses` bounds to + cc + bcc over all blocks.
-pub(crate) fn recipients(r: &mut Report, root: &Fields, max_addresses: u32, templating: bool) -> Option<Vec<RecipientBlock>> {
+pub(crate) fn recipients(
+    r: &mut Report,
+    root: &Fields,
+    max_addresses: u32,
+    templating: bool,
+) -> Option<Vec<RecipientBlock>> {
     let items = root.array(r, "recipients", true)?;
     let path = root.path.key("recipients");
     if items.is_empty() {
@@ -25,7 +31,11 @@ pub(crate) fn recipients(r: &mut Report, root: &Fields, max_addresses: u32, temp
     // parsing each one.
     let count: usize = items.iter().map(address_count).sum();
     if count > max_addresses as usize {
-        r.problem(&path, ProblemKind::TooMany, format!("has {count} addresses (to, cc and bcc); at most {max_addresses} are allowed per request"));
+        r.problem(
+            &path,
+            ProblemKind::TooMany,
+            format!("has {count} addresses (to, cc and bcc); at most {max_addresses} are allowed per request"),
+        );
         return None;
     }
     let mut blocks = Vec::with_capacity(items.len());
@@ -63,14 +73,22 @@ fn block(r: &mut Report, value: &Json, path: Pointer, templating: bool) -> Optio
         return None;
     }
     if to.is_empty() && cc.is_empty() && bcc.is_empty() {
-        r.problem(&mail.path, ProblemKind::RuleViolation, "a recipient block needs at least one address in to, cc or bcc");
+        r.problem(
+            &mail.path,
+            ProblemKind::RuleViolation,
+            "a recipient block needs at least one address in to, cc or bcc",
+        );
         return None;
     }
     let block = RecipientBlock { to, cc, bcc, headers, reference, personalization };
     let unique = block.envelope_recipients().len();
     let listed = block.to.len() + block.cc.len() + block.bcc.len();
     if unique < listed {
-        r.warn(&mail.path, WarningKind::IgnoredValue, format!("{} address(es) are listed more than once; each recipient gets the message once", listed - unique));
+        r.warn(
+            &mail.path,
+            WarningKind::IgnoredValue,
+            format!("{} address(es) are listed more than once; each recipient gets the message once", listed - unique),
+        );
     }
     Some(block)
 }
@@ -94,7 +112,11 @@ fn features(r: &mut Report, block: &Fields, templating: bool) -> Vec<(String, St
     }
     let members = map.members();
     if members.len() > MAX_PERSONALIZATION_KEYS {
-        r.problem(&map.path, ProblemKind::TooMany, format!("has {} variables; at most {MAX_PERSONALIZATION_KEYS} are allowed", members.len()));
+        r.problem(
+            &map.path,
+            ProblemKind::TooMany,
+            format!("has {} variables; at most {MAX_PERSONALIZATION_KEYS} are allowed", members.len()),
+        );
         return Vec::new();
     }
     let mut out = Vec::with_capacity(members.len());
@@ -104,7 +126,12 @@ fn features(r: &mut Report, block: &Fields, templating: bool) -> Vec<(String, St
             Json::Number(n) => n.to_string(),
             Json::Bool(b) => b.to_string(),
             other => {
-                type_problem(r, &map.path.key(name), other, "a string, number or boolean (personalization is a flat map)");
+                type_problem(
+                    r,
+                    &map.path.key(name),
+                    other,
+                    "a string, number or boolean (personalization is a flat map)",
+                );
                 continue;
             }
         };

@@ -1,0 +1,2 @@
+//! Sealing benchmark (written next).
+fn main() {}
