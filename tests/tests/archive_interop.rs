@@ -130,8 +130,8 @@ archive, password, out = sys.argv[1], sys.argv[2].encode(), sys.argv[3]
 with pyzipper.AESZipFile(archive) as z:
     z.setpassword(password)
     for info in z.infolist():
-        if info.compress_type != pyzipper.WZ_AES:
-            sys.exit("entry %s is not WinZip AES" % info.filename)
+        if info.wz_aes_version != 2 or info.wz_aes_strength != 3:
+            sys.exit("entry %s is not WinZip AES-256 AE-2" % info.filename)
         with open(os.path.join(out, info.filename), "wb") as f:
             f.write(z.read(info))
 "#;

@@ -73,7 +73,7 @@ fn python_has(module: &str) -> bool {
 const APT_PACKAGES: &[(&str, &str)] = &[("7z", "p7zip-full"), ("bsdtar", "libarchive-tools")];
 
 /// Python packages the tests use (the third-party AE-2 reader).
-const PIP_PACKAGES: &[(&str, &str)] = &[("pyzipper", "pyzipper==0.3.6")];
+const PIP_PACKAGES: &[(&str, &str)] = &[("pyzipper", "pyzipper==0.4.0")];
 
 fn setup() -> Result<()> {
     // rust-toolchain.toml names the target; rustup installs it on first use, but say it
