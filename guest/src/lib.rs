@@ -264,6 +264,7 @@ mod component {
             E::FileTooLarge(s) => W::FileTooLarge(s),
             E::TooManyFiles => W::TooManyFiles,
             E::OutOfOrder(s) => W::OutOfOrder(s),
+            E::Internal(s) => W::Internal(s),
         }
     }
 }

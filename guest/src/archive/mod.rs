@@ -83,6 +83,9 @@ pub enum SealError {
     /// A [`Sealer`] method was called out of order; the text says what was expected.
     #[error("sealer call out of order: {0}")]
     OutOfOrder(String),
+    /// A bug: an encoder failure that no input can cause. The sealer is unusable after it.
+    #[error("internal error in the sealer, please report: {0}")]
+    Internal(String),
 }
 
 /// The result of sealing everything at once.

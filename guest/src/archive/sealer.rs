@@ -403,11 +403,11 @@ fn failed(error: &SealError) -> SealError {
 /// The WIT error variant has no case for a bug, and the encoder fails only on misuse that
 /// `RawDeflate`'s API prevents; reported as a sequencing failure rather than a trap.
 fn internal_encoder_error(error: compress::DeflateError) -> SealError {
-    out_of_order(format!("internal error, please report: {error}"))
+    SealError::Internal(error.to_string())
 }
 
 fn internal_layout_error(name: &str) -> SealError {
-    out_of_order(format!("internal error, please report: header length of {name:?} changed"))
+    SealError::Internal(format!("header length of {name:?} changed"))
 }
 
 #[cfg(test)]

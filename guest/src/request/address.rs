@@ -25,6 +25,9 @@ pub enum AddressError {
     /// The `<…>` form is broken.
     #[error("has an unbalanced or misplaced '<' or '>'")]
     Brackets,
+    /// A display name with a `"` that is never closed.
+    #[error("has a '\"' in the display name that is never closed")]
+    UnbalancedQuote,
     /// No `@`.
     #[error("\"{0}\" has no '@'")]
     NoAt(String),
@@ -70,23 +73,44 @@ fn display_name(raw: &str) -> Result<Option<String>, AddressError> {
     if raw.is_empty() {
         return Ok(None);
     }
-    if let Some(quoted) = raw.strip_prefix('"').and_then(|r| r.strip_suffix('"')) {
-        let mut name = String::with_capacity(quoted.len());
-        let mut chars = quoted.chars();
-        while let Some(c) = chars.next() {
-            match c {
-                '\\' => name.extend(chars.next()),
-                '"' => return Err(AddressError::Brackets),
-                c => name.push(c),
-            }
-        }
+    if let Some(name) = single_quoted_string(raw) {
         let name = name.trim().to_owned();
         return Ok((!name.is_empty()).then_some(name));
     }
-    if raw.contains('>') {
-        return Err(AddressError::Brackets);
+    // An RFC 5322 §3.2.5 phrase: words and quoted strings (`Jane "JJ" Doe`), kept as given.
+    // Outside quotes a '>' cannot appear; a quote left open would swallow the address when
+    // the header is read back, so both are refused.
+    let mut in_quotes = false;
+    let mut chars = raw.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' if in_quotes => {
+                chars.next();
+            }
+            '"' => in_quotes = !in_quotes,
+            '>' if !in_quotes => return Err(AddressError::Brackets),
+            _ => {}
+        }
+    }
+    if in_quotes {
+        return Err(AddressError::UnbalancedQuote);
     }
     Ok(Some(raw.to_owned()))
+}
+
+/// The text of `raw` when it is exactly one quoted string (`"Doe, Jane"`), unescaped.
+fn single_quoted_string(raw: &str) -> Option<String> {
+    let inner = raw.strip_prefix('"')?.strip_suffix('"')?;
+    let mut name = String::with_capacity(inner.len());
+    let mut chars = inner.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => name.push(chars.next()?),
+            '"' => return None,
+            c => name.push(c),
+        }
+    }
+    Some(name)
 }
 
 /// RFC 5321 §4.1.2 `Mailbox = Local-part "@" ( Domain / address-literal )`, with the
@@ -183,6 +207,8 @@ mod tests {
         );
         assert_eq!(parse_mailbox("\"Doe, \\\"J\\\"\" <j@d.example>"), Ok(mb(Some("Doe, \"J\""), "j@d.example")));
         assert_eq!(parse_mailbox("<bare@d.example>"), Ok(mb(None, "bare@d.example")));
+        assert_eq!(parse_mailbox("\"a\" \"b\" <x@d.example>"), Ok(mb(Some("\"a\" \"b\""), "x@d.example")));
+        assert_eq!(parse_mailbox("Jane \"J>J\" Doe <x@d.example>"), Ok(mb(Some("Jane \"J>J\" Doe"), "x@d.example")));
         assert_eq!(parse_mailbox("x@[192.0.2.1]"), Ok(mb(None, "x@[192.0.2.1]")));
         assert_eq!(parse_mailbox("\"odd local\"@d.example"), Ok(mb(None, "\"odd local\"@d.example")));
         assert_eq!(parse_mailbox("a@b"), Ok(mb(None, "a@b")));
@@ -194,6 +220,8 @@ mod tests {
         assert_eq!(parse_mailbox("Name <a@b.example"), Err(AddressError::Brackets));
         assert_eq!(parse_mailbox("Name a@b.example>"), Err(AddressError::Brackets));
         assert_eq!(parse_mailbox("Name <a@b> <c@d>"), Err(AddressError::Brackets));
+        assert_eq!(parse_mailbox("\"Doe <a@b.example>"), Err(AddressError::UnbalancedQuote));
+        assert_eq!(parse_mailbox("\"a\\\" <a@b.example>"), Err(AddressError::UnbalancedQuote));
         assert!(matches!(parse_mailbox("nobody"), Err(AddressError::NoAt(_))));
         assert!(matches!(parse_mailbox("a..b@d.example"), Err(AddressError::LocalPart(_))));
         assert!(matches!(parse_mailbox("a b@d.example"), Err(AddressError::LocalPart(_))));

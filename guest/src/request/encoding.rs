@@ -50,6 +50,9 @@ pub enum DecodeError {
     /// The bytes are not text in the charset.
     #[error("does not decode as {0}")]
     Charset(&'static str),
+    /// A broken RFC 2047 encoded-word (`=?charset?Q?…?=`).
+    #[error("has an invalid RFC 2047 encoded-word: {0}")]
+    EncodedWord(String),
 }
 
 /// Base64 as mail producers write it: standard alphabet, padding optional, line breaks and
@@ -59,8 +62,31 @@ const BASE64: GeneralPurpose = GeneralPurpose::new(
     GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
 );
 
-/// Decodes base64, ignoring ASCII white space.
+/// Decodes base64, ignoring ASCII white space. Errors name the first offending character by
+/// its position in `text` (white space counted), so a client can find it.
 pub fn decode_base64(text: &str) -> Result<Vec<u8>, DecodeError> {
+    let mut padding_at = None;
+    for (at, c) in text.chars().enumerate() {
+        match c {
+            c if c.is_ascii_whitespace() => {}
+            '=' => {
+                padding_at.get_or_insert(at);
+            }
+            c if c.is_ascii_alphanumeric() || c == '+' || c == '/' => {
+                if let Some(pad) = padding_at {
+                    return Err(DecodeError::Base64(format!(
+                        "the '=' padding at character {pad} is followed by more data at character {at}"
+                    )));
+                }
+            }
+            c => {
+                let hint = if c == '-' || c == '_' { " (base64url is not accepted: use '+' and '/')" } else { "" };
+                return Err(DecodeError::Base64(format!(
+                    "character {at} is {c:?}, which is not in the base64 alphabet (A-Z, a-z, 0-9, '+', '/', '=' padding){hint}"
+                )));
+            }
+        }
+    }
     let compact: Vec<u8> = text.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
     BASE64.decode(&compact).map_err(|e| {
         DecodeError::Base64(match e {
@@ -71,7 +97,7 @@ pub fn decode_base64(text: &str) -> Result<Vec<u8>, DecodeError> {
                 format!("{len} characters cannot be base64 (not a whole number of bytes)")
             }
             base64::DecodeError::InvalidLastSymbol(at, _) => {
-                format!("the last character (at {at}) has bits set that encode nothing")
+                format!("the last character (at {at}, not counting white space) has bits set that encode nothing")
             }
             base64::DecodeError::InvalidPadding => "the '=' padding is wrong".to_owned(),
         })
@@ -134,6 +160,125 @@ pub fn decode_text(
     Ok(text.into_owned())
 }
 
+/// Turns a subject's `content` into Unicode text. Like [`decode_text`], except that a
+/// quoted-printable or base64 subject may be written as RFC 2047 encoded-words, the way the
+/// Retarus documentation shows a quoted-printable subject (`=?UTF-8?Q?test=C3=B6?=`). `=?`
+/// is never valid RFC 2045 quoted-printable or base64, so the two forms cannot be confused.
+pub fn decode_subject(
+    content: &str,
+    encoding: ContentEncoding,
+    charset: &'static encoding_rs::Encoding,
+) -> Result<String, DecodeError> {
+    if encoding != ContentEncoding::Plain && content.contains("=?") {
+        decode_encoded_words(content)
+    } else {
+        decode_text(content, encoding, charset)
+    }
+}
+
+/// Decodes RFC 2047 encoded-words in `text`; text outside them is kept. White space between
+/// two adjacent encoded-words is dropped (§6.2), and the bytes of adjacent words in the same
+/// charset are joined before decoding, since encoders split multi-byte characters across
+/// words. Each word names its charset; unknown charsets and broken words are errors.
+/// Folding white space (CRLF followed by a space or tab) is unfolded first.
+pub fn decode_encoded_words(text: &str) -> Result<String, DecodeError> {
+    // A subject copied from a header may be folded (RFC 5322 §2.2.3): CRLF before white
+    // space is not part of the text. Any other line break stays, and is refused later.
+    let unfolded = text.replace("\r\n ", " ").replace("\r\n\t", "\t");
+    let text = unfolded.as_str();
+    let mut out = String::with_capacity(text.len());
+    // Decoded bytes of the current run of adjacent words, with their charset.
+    let mut run: Option<(&'static encoding_rs::Encoding, Vec<u8>)> = None;
+    let mut rest = text;
+    while let Some(start) = rest.find("=?") {
+        let at = text.len() - rest.len() + start;
+        let (before, word) = rest.split_at(start);
+        let (label, bytes, len) = encoded_word(word)
+            .map_err(|why| DecodeError::EncodedWord(format!("{why} (at character {})", text[..at].chars().count())))?;
+        let charset =
+            charset(label).ok_or_else(|| DecodeError::EncodedWord(format!("\"{label}\" is not a known charset")))?;
+        match &mut run {
+            Some((run_charset, run_bytes)) if before.trim().is_empty() && *run_charset == charset => {
+                run_bytes.extend_from_slice(&bytes);
+            }
+            _ => {
+                let adjacent = run.is_some() && before.trim().is_empty();
+                flush_run(&mut out, run.take())?;
+                if !adjacent {
+                    out.push_str(before);
+                }
+                run = Some((charset, bytes));
+            }
+        }
+        rest = &word[len..];
+    }
+    flush_run(&mut out, run)?;
+    out.push_str(rest);
+    Ok(out)
+}
+
+fn flush_run(out: &mut String, run: Option<(&'static encoding_rs::Encoding, Vec<u8>)>) -> Result<(), DecodeError> {
+    if let Some((charset, bytes)) = run {
+        let text = charset
+            .decode_without_bom_handling_and_without_replacement(&bytes)
+            .ok_or(DecodeError::Charset(charset.name()))?;
+        out.push_str(&text);
+    }
+    Ok(())
+}
+
+/// Reads one encoded-word at the start of `s` (which starts with `=?`): its charset label,
+/// its decoded bytes and its length in `s`.
+fn encoded_word(s: &str) -> Result<(&str, Vec<u8>, usize), String> {
+    let malformed = || "an encoded-word is =?charset?Q?text?= or =?charset?B?text?=".to_owned();
+    let inner = &s[2..];
+    let (label, after) = inner.split_once('?').ok_or_else(malformed)?;
+    // RFC 2231 §5 allows `charset*language`; the language does not matter here.
+    let label = label.split('*').next().unwrap_or("");
+    if label.is_empty() || label.contains(char::is_whitespace) {
+        return Err(malformed());
+    }
+    let mut chars = after.chars();
+    let (Some(mode), Some('?')) = (chars.next(), chars.next()) else { return Err(malformed()) };
+    let payload = chars.as_str();
+    let end = payload.find("?=").ok_or_else(malformed)?;
+    let encoded = &payload[..end];
+    if encoded.contains(|c: char| c == '?' || c.is_whitespace()) {
+        return Err(malformed());
+    }
+    let bytes = match mode {
+        'Q' | 'q' => decode_q(encoded)?,
+        'B' | 'b' => decode_base64(encoded).map_err(|e| e.to_string())?,
+        other => return Err(format!("{other:?} is not an encoding; use Q or B")),
+    };
+    let len = s.len() - payload.len() + end + 2;
+    Ok((label, bytes, len))
+}
+
+/// RFC 2047 §4.2 "Q": quoted-printable where `_` is a space.
+fn decode_q(encoded: &str) -> Result<Vec<u8>, String> {
+    let bytes = encoded.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'_' => out.push(b' '),
+            b'=' => {
+                let hex = |c: Option<&u8>| c.and_then(|c| (*c as char).to_digit(16));
+                let (Some(h), Some(l)) = (hex(bytes.get(i + 1)), hex(bytes.get(i + 2))) else {
+                    return Err("'=' in Q-encoded text is not followed by two hex digits".into());
+                };
+                out.push((h << 4 | l) as u8);
+                i += 2;
+            }
+            b if b.is_ascii_graphic() => out.push(b),
+            _ => return Err("Q-encoded text is printable ASCII only".into()),
+        }
+        i += 1;
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -142,7 +287,14 @@ mod tests {
     fn base64_ignores_line_breaks_and_padding() {
         assert_eq!(decode_base64("bmFt\r\nZQ==").unwrap(), b"name");
         assert_eq!(decode_base64("bmFtZQ").unwrap(), b"name");
-        assert!(matches!(decode_base64("bmFtZQ=!"), Err(DecodeError::Base64(m)) if m.contains("character 7")));
+        assert!(matches!(decode_base64("bmFtZQ=!"), Err(DecodeError::Base64(m)) if m.contains("character 7 is '!'")));
+        assert!(
+            matches!(decode_base64("bm\r\nFt_Q"), Err(DecodeError::Base64(m)) if m.contains("character 6 is '_'") && m.contains("base64url"))
+        );
+        assert!(
+            matches!(decode_base64("bm=FtZQ=="), Err(DecodeError::Base64(m)) if m.contains("padding at character 2"))
+        );
+        assert!(decode_base64("bmFtZQ===").is_err());
         assert!(decode_base64("bmFtZ").is_err());
     }
 
@@ -166,5 +318,30 @@ mod tests {
         assert_eq!(decode_text("/w==", ContentEncoding::Base64, utf8), Err(DecodeError::Charset("UTF-8")));
         assert!(charset("klingon").is_none());
         assert!(charset("iso-2022-kr").is_none(), "the replacement encoding decodes nothing");
+    }
+
+    #[test]
+    fn subjects_may_be_rfc_2047_encoded_words() {
+        let utf8 = encoding_rs::UTF_8;
+        // The Retarus documentation's quoted-printable subject.
+        let retarus = "=?UTF-8?Q?test=C3=B6=C3=B6=C3=A4=C3=BC=C3=BC?=";
+        assert_eq!(decode_subject(retarus, ContentEncoding::QuotedPrintable, utf8).unwrap(), "testööäüü");
+        // Adjacent words: the white space between them goes, a character split across them joins.
+        let split = "=?utf-8?q?Gr=C3?= =?UTF-8?Q?=BC=C3=9Fe_aus?=\r\n =?iso-8859-1?B?S/Zsbg==?= !";
+        assert_eq!(decode_subject(split, ContentEncoding::QuotedPrintable, utf8).unwrap(), "Grüße ausKöln !");
+        assert_eq!(decode_subject("Re: =?UTF-8*de?B?w7xiZXI=?=", ContentEncoding::Base64, utf8).unwrap(), "Re: über");
+        // Plain content is never read as encoded-words; RFC 2045 QP still works.
+        assert_eq!(decode_subject("=?x?Q?y?=", ContentEncoding::Plain, utf8).unwrap(), "=?x?Q?y?=");
+        assert_eq!(decode_subject("=C3=BC", ContentEncoding::QuotedPrintable, utf8).unwrap(), "ü");
+        for bad in [
+            "=?UTF-8?X?abc?=",
+            "=?UTF-8?Q?a b?=",
+            "=?UTF-8?Q?abc",
+            "=?klingon?Q?abc?=",
+            "=?UTF-8?Q?=ZZ?=",
+            "=?UTF-8?Q?=FF?=",
+        ] {
+            assert!(decode_subject(bad, ContentEncoding::QuotedPrintable, utf8).is_err(), "{bad}");
+        }
     }
 }

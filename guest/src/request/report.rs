@@ -28,6 +28,30 @@ pub enum ProblemKind {
     RuleViolation,
 }
 
+impl ProblemKind {
+    /// Every kind, in WIT order (for coverage checks of test corpora).
+    pub const ALL: [ProblemKind; 18] = [
+        Self::MalformedJson,
+        Self::NotUtf8,
+        Self::TooLarge,
+        Self::DuplicateKey,
+        Self::Missing,
+        Self::NullValue,
+        Self::EmptyValue,
+        Self::WrongType,
+        Self::TooLong,
+        Self::TooMany,
+        Self::InvalidValue,
+        Self::InvalidAddress,
+        Self::InvalidEncoding,
+        Self::HeaderInjection,
+        Self::InvalidHeaderName,
+        Self::InvalidUrl,
+        Self::Unsupported,
+        Self::RuleViolation,
+    ];
+}
+
 /// What kind of warning a request earned (mirrors `warning-kind` in the WIT).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -37,6 +61,11 @@ pub enum WarningKind {
     IgnoredValue,
     Alias,
     NotImplemented,
+}
+
+impl WarningKind {
+    /// Every kind, in WIT order.
+    pub const ALL: [WarningKind; 4] = [Self::IgnoredKey, Self::IgnoredValue, Self::Alias, Self::NotImplemented];
 }
 
 /// One reason to refuse a request.

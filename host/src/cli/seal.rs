@@ -136,7 +136,8 @@ fn seal_error(e: SealError) -> anyhow::Error {
         SealError::NoFiles => "no files to seal".to_owned(),
         SealError::FileTooLarge(name) => format!("{name} is larger than a ZIP entry without ZIP64 can hold (4 GiB)"),
         SealError::TooManyFiles => "more than 65,535 files".to_owned(),
-        SealError::OutOfOrder(why) => format!("internal error: {why}"),
+        SealError::OutOfOrder(why) => format!("internal error (calls out of order): {why}"),
+        SealError::Internal(why) => format!("internal error in the component, please report: {why}"),
     })
 }
 

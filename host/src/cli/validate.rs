@@ -74,7 +74,8 @@ pub async fn run(library: &Library, args: ValidateArgs) -> anyhow::Result<ExitCo
     }
 }
 
-/// The whole document's pointer is `""`; print it as `/` so the line still reads.
+/// The whole document's pointer is `""` (RFC 6901; `/` would mean the key ""), printed as
+/// `(request)` so the line still reads.
 fn display_path(p: &str) -> &str {
-    if p.is_empty() { "/" } else { p }
+    if p.is_empty() { "(request)" } else { p }
 }

@@ -9,16 +9,31 @@ use crate::request::report::{Pointer, ProblemKind, Report};
 
 const ATTACHMENT_KEYS: &[&str] = &["name", "contentType", "contentId", "content", "secureDocument"];
 
-/// Reads `/attachments`: one entry per element, `None` where the element has problems
-/// (recorded), so indices stay those of the request.
-pub(crate) fn attachments(r: &mut Report, root: &Fields) -> Vec<Option<Attachment>> {
+/// One element of `/attachments` as read.
+pub(crate) struct AttachmentRead {
+    /// The attachment; `None` when the element has problems (recorded).
+    pub attachment: Option<Attachment>,
+    /// The `secureDocument` flag, read on its own: the Secure Document rules (§3.5) need it
+    /// even when another field of the same attachment is wrong. `None` when unreadable.
+    pub flagged: Option<bool>,
+}
+
+/// Reads `/attachments`: one entry per element, so indices stay those of the request.
+pub(crate) fn attachments(r: &mut Report, root: &Fields) -> Vec<AttachmentRead> {
     let Some(items) = root.array(r, "attachments", false) else { return Vec::new() };
     let path = root.path.key("attachments");
     items.iter().enumerate().map(|(i, item)| attachment(r, item, path.index(i))).collect()
 }
 
-fn attachment(r: &mut Report, value: &Json, path: Pointer) -> Option<Attachment> {
-    let fields = Fields::object(r, value, path, ATTACHMENT_KEYS)?;
+fn attachment(r: &mut Report, value: &Json, path: Pointer) -> AttachmentRead {
+    let Some(fields) = Fields::object(r, value, path, ATTACHMENT_KEYS) else {
+        return AttachmentRead { attachment: None, flagged: None };
+    };
+    let flagged = secure_flag(r, &fields);
+    AttachmentRead { attachment: read_fields(r, &fields, flagged), flagged }
+}
+
+fn read_fields(r: &mut Report, fields: &Fields, sealed: Option<bool>) -> Option<Attachment> {
     // The name becomes a MIME parameter and a ZIP entry name: one line, no NUL.
     let name = fields.text(r, "name", Text::header(MAX_NAME_CHARS).required());
     let content_type = fields.text(r, "contentType", Text::header(255)).and_then(|t| {
@@ -33,10 +48,21 @@ fn attachment(r: &mut Report, value: &Json, path: Pointer) -> Option<Attachment>
             None
         }
     });
-    let content_id = fields
-        .text(r, "contentId", Text::header(MAX_NAME_CHARS))
-        .map(|id| id.trim().trim_start_matches('<').trim_end_matches('>').to_owned());
-    let sealed = secure_flag(r, &fields);
+    let content_id = fields.text(r, "contentId", Text::header(MAX_NAME_CHARS)).and_then(|id| {
+        let bare = id.trim().trim_start_matches('<').trim_end_matches('>');
+        // RFC 2392: a Content-ID is a msg-id; `cid:` URLs in the HTML refer to it, and it
+        // cannot be RFC 2047-encoded, so it must be printable ASCII without spaces.
+        if !bare.is_empty() && bare.bytes().all(|b| b.is_ascii_graphic() && !b"<>\"\\".contains(&b)) {
+            Some(bare.to_owned())
+        } else {
+            r.problem(
+                &fields.path.key("contentId"),
+                ProblemKind::InvalidValue,
+                "must be a Content-ID such as logo@sender.example: printable ASCII, no spaces, quotes or inner '<' '>'",
+            );
+            None
+        }
+    });
     let content =
         fields.text(r, "content", Text { required: true, max_chars: usize::MAX, header: false }).and_then(|c| {
             match decode_base64(c) {
@@ -72,7 +98,8 @@ fn secure_flag(r: &mut Report, fields: &Fields) -> Option<bool> {
         Some(Json::Bool(b)) => Some(*b),
         Some(Json::String(s)) if s == "true" => Some(true),
         Some(Json::String(s)) if s == "false" => Some(false),
-        Some(Json::String(s)) => {
+        // Blank strings fall through to `type_problem` (empty-value, like everywhere else).
+        Some(Json::String(s)) if !s.trim().is_empty() => {
             r.problem(
                 &path,
                 ProblemKind::InvalidValue,

@@ -3,7 +3,9 @@
 
 use super::fields::{Fields, Text, header_safe};
 use super::limits::MAX_SUBJECT_CHARS;
-use crate::request::encoding::{CONTENT_ENCODINGS, ContentEncoding, TRANSFER_ENCODINGS, charset, decode_text};
+use crate::request::encoding::{
+    CONTENT_ENCODINGS, ContentEncoding, TRANSFER_ENCODINGS, charset, decode_subject, decode_text,
+};
 use crate::request::model::{self, BodyType};
 use crate::request::report::{ProblemKind, Report};
 
@@ -19,15 +21,18 @@ const SUBJECT_KEYS: &[&str] = &["content", "template", "contentEncoding", "conte
 const BODY_KEYS: &[&str] =
     &["content", "template", "contentEncoding", "contentTransferEncoding", "charset", "contentType"];
 
-/// Reads `key` of the root as a text part. `templating` is `job.features.templating.active`.
+/// Reads `key` of the root as a text part. `templating` is `job.features.templating.active`
+/// (`None` when that value was refused).
 pub(crate) fn text_part(
     r: &mut Report,
     root: &Fields,
     key: &str,
     part: Part,
-    templating: bool,
+    templating: Option<bool>,
 ) -> Option<(model::Text, Option<BodyType>)> {
-    let required = part != Part::Alternative;
+    // Retarus: subject is mandatory; body and alternative are optional (a message may be
+    // only a subject and attachments).
+    let required = part == Part::Subject;
     let fields = root.object_member(r, key, required, if part == Part::Subject { SUBJECT_KEYS } else { BODY_KEYS })?;
     let before = r.problem_count();
 
@@ -101,7 +106,7 @@ pub(crate) fn text_part(
             );
         }
         (None, Some(_)) if template.is_some() => {
-            if templating {
+            if templating != Some(false) {
                 // Rendering arrives with templating support; sending `${name}` verbatim
                 // would be wrong, so until then templates are refused, not passed through.
                 r.problem(
@@ -113,7 +118,7 @@ pub(crate) fn text_part(
                 r.problem(
                     &fields.path.key("template"),
                     ProblemKind::RuleViolation,
-                    "a template needs /job/features/templating/active: true",
+                    "a template needs /job/features/templating/active: true (and this version of sealmail does not render templates yet; send \"content\")",
                 );
             }
         }
@@ -124,7 +129,11 @@ pub(crate) fn text_part(
     if r.problem_count() > before {
         return None;
     }
-    let text = match decode_text(content, encoding, charset) {
+    let decoded = match part {
+        Part::Subject => decode_subject(content, encoding, charset),
+        Part::Body | Part::Alternative => decode_text(content, encoding, charset),
+    };
+    let text = match decoded {
         Ok(t) => t,
         Err(e) => {
             r.problem(

@@ -5,6 +5,8 @@
 //! must not carry control characters (header injection), duplicate and unknown keys are
 //! reported. Field-specific rules live with the fields, in the sibling modules.
 
+use std::collections::HashSet;
+
 use crate::request::json::Json;
 use crate::request::report::{Pointer, ProblemKind, Report, WarningKind};
 
@@ -55,12 +57,17 @@ impl<'a> Fields<'a> {
             type_problem(r, &path, value, "an object");
             return None;
         };
-        for (i, (key, _)) in members.iter().enumerate() {
-            if members[..i].iter().any(|(k, _)| k == key) {
+        // RFC 8259 §4 leaves the meaning of `{"a": 1, "a": 2}` open: a proxy in front of
+        // sealmail may read the other value, so such a request is refused, not guessed at.
+        // A hash set keeps this linear (an object may have a million keys). Values sealmail
+        // never reads (unknown keys, `job.options`) are not walked, so neither are their keys.
+        let mut seen: HashSet<&str> = HashSet::with_capacity(members.len());
+        for (key, _) in members {
+            if !seen.insert(key) {
                 r.problem(
                     &path.key(key),
                     ProblemKind::DuplicateKey,
-                    format!("\"{key}\" appears more than once in this object"),
+                    format!("\"{}\" appears more than once in this object", key.escape_debug()),
                 );
             } else if known.is_some_and(|known| !known.contains(&key.as_str())) {
                 r.warn(&path.key(key), WarningKind::IgnoredKey, "not a JobRequest field sealmail knows; ignored");
@@ -79,10 +86,15 @@ impl<'a> Fields<'a> {
         self.members
     }
 
-    /// Warns that `key`, if present, is accepted but not acted on, saying why.
+    /// Warns that `key`, if present, is accepted but not acted on, saying why. The Retarus
+    /// rule still holds for it: a present key must not be `null` or `""`.
     pub fn not_acted_on(&self, r: &mut Report, key: &str, why: &str) {
-        if self.raw(key).is_some() {
-            r.warn(&self.path.key(key), WarningKind::IgnoredKey, why);
+        let path = self.path.key(key);
+        match self.raw(key) {
+            None => {}
+            Some(Json::Null) => r.problem(&path, ProblemKind::NullValue, NULL_MESSAGE),
+            Some(Json::String(s)) if s.trim().is_empty() => r.problem(&path, ProblemKind::EmptyValue, EMPTY_MESSAGE),
+            Some(_) => r.warn(&path, WarningKind::IgnoredKey, why),
         }
     }
 
@@ -97,7 +109,7 @@ impl<'a> Fields<'a> {
                 None
             }
             Some(Json::Null) => {
-                r.problem(&self.path.key(key), ProblemKind::NullValue, "must not be null: leave the key out instead");
+                r.problem(&self.path.key(key), ProblemKind::NullValue, NULL_MESSAGE);
                 None
             }
             Some(v) => Some(v),
@@ -148,15 +160,11 @@ impl<'a> Fields<'a> {
 /// Checks one JSON value as a string against `rule`.
 pub(crate) fn check_text<'a>(r: &mut Report, path: &Pointer, value: &'a Json, rule: Text) -> Option<&'a str> {
     let Json::String(s) = value else {
-        if matches!(value, Json::Null) {
-            r.problem(path, ProblemKind::NullValue, "must not be null: leave the key out instead");
-        } else {
-            type_problem(r, path, value, "a string");
-        }
+        type_problem(r, path, value, "a string");
         return None;
     };
     if s.trim().is_empty() {
-        r.problem(path, ProblemKind::EmptyValue, "must not be empty: leave the key out instead");
+        r.problem(path, ProblemKind::EmptyValue, EMPTY_MESSAGE);
         return None;
     }
     let chars = s.chars().count();
@@ -189,18 +197,26 @@ pub(crate) fn header_safe(path: &Pointer, r: &mut Report, s: &str) -> bool {
             r.problem(
                 path,
                 ProblemKind::HeaderInjection,
-                format!("contains {what} at character {}; header values must be one line", s[..at].chars().count()),
+                format!(
+                    "contains {what} at character {}; header values must be one line without control characters",
+                    s[..at].chars().count()
+                ),
             );
             false
         }
     }
 }
 
-/// Records that `value` is not of the `expected` type.
+const NULL_MESSAGE: &str = "must not be null: leave the key out instead";
+const EMPTY_MESSAGE: &str = "must not be empty: leave the key out instead";
+
+/// Records that `value` is not of the `expected` type. `null` and `""` (or white space) are
+/// reported as what they are, whatever type was expected: the Retarus rule "a present key
+/// must not be null or empty" is one rule with one kind of problem each.
 pub(crate) fn type_problem(r: &mut Report, path: &Pointer, value: &Json, expected: &str) {
-    if matches!(value, Json::Null) {
-        r.problem(path, ProblemKind::NullValue, "must not be null: leave the key out instead");
-    } else {
-        r.problem(path, ProblemKind::WrongType, format!("must be {expected}, not {}", value.type_name()));
+    match value {
+        Json::Null => r.problem(path, ProblemKind::NullValue, NULL_MESSAGE),
+        Json::String(s) if s.trim().is_empty() => r.problem(path, ProblemKind::EmptyValue, EMPTY_MESSAGE),
+        _ => r.problem(path, ProblemKind::WrongType, format!("must be {expected}, not {}", value.type_name())),
     }
 }

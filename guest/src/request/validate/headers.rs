@@ -4,7 +4,7 @@
 
 use super::fields::{Fields, Text};
 use super::limits::{MAX_HEADER_VALUE_CHARS, MAX_X_HEADERS};
-use crate::request::address::{Mailbox, parse_mailbox};
+use crate::request::address::{Mailbox, check_address, parse_mailbox};
 use crate::request::json::Json;
 use crate::request::model::{HeaderOptions, Priority};
 use crate::request::report::{Pointer, ProblemKind, Report};
@@ -83,16 +83,26 @@ fn priority(r: &mut Report, path: &Pointer, value: &str) -> Option<Priority> {
 }
 
 /// `listUnsubscribe`: one or more `mailto:` or `https:` URIs (RFC 2369 §3.2, RFC 8058),
-/// comma-separated, each optionally in angle brackets. Returned in header form `<…>, <…>`.
+/// comma-separated, each optionally in angle brackets. A bare e-mail address (the Retarus
+/// sample gives one) is read as a `mailto:` URI. Returned in header form `<…>, <…>`.
 fn list_unsubscribe(r: &mut Report, path: &Pointer, value: &str) -> Option<String> {
     let mut uris = Vec::new();
     for part in value.split(',') {
         let uri = part.trim().trim_start_matches('<').trim_end_matches('>').trim();
         let lower = uri.to_ascii_lowercase();
-        let ok = (lower.starts_with("mailto:") && uri.len() > 7 || lower.starts_with("https://") && uri.len() > 8)
-            && !uri.chars().any(|c| c.is_whitespace() || c == '<' || c == '>');
-        if !ok {
-            r.problem(path, ProblemKind::InvalidValue, format!("\"{uri}\" is not a mailto: or https: URI"));
+        let uri =
+            if !lower.contains(':') && check_address(uri).is_ok() { format!("mailto:{uri}") } else { uri.to_owned() };
+        let lower = uri.to_ascii_lowercase();
+        let scheme_ok = lower.starts_with("mailto:") && uri.len() > 7 || lower.starts_with("https://") && uri.len() > 8;
+        // RFC 3986: a URI is ASCII (non-ASCII is percent-encoded); no spaces, no brackets.
+        let form_ok = uri.bytes().all(|b| b.is_ascii_graphic() && b != b'<' && b != b'>');
+        if !scheme_ok || !form_ok {
+            let why = if scheme_ok {
+                "contains a space, an angle bracket or a non-ASCII character (percent-encode it)"
+            } else {
+                "is not a mailto: or https: URI, nor an e-mail address"
+            };
+            r.problem(path, ProblemKind::InvalidValue, format!("\"{}\" {why}", uri.escape_debug()));
             return None;
         }
         uris.push(format!("<{uri}>"));
@@ -116,9 +126,12 @@ fn x_headers(r: &mut Report, map: &Fields) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for (name, value) in members {
         let path = map.path.key(name);
-        let ftext = !name.is_empty() && name.bytes().all(|b| (33..=126).contains(&b) && b != b':');
-        if !ftext || !name.get(..2).is_some_and(|p| p.eq_ignore_ascii_case("X-")) || name.len() < 3 || name.len() > 76 {
-            r.problem(&path, ProblemKind::InvalidHeaderName, format!("\"{}\" is not allowed: header names must start with X- and contain only printable ASCII without ':' (at most 76)", name.escape_debug()));
+        if let Some(why) = x_header_name_problem(name) {
+            r.problem(
+                &path,
+                ProblemKind::InvalidHeaderName,
+                format!("\"{}\" is not allowed: {why}", name.escape_debug()),
+            );
             continue;
         }
         if let Some(v) = super::fields::check_text(r, &path, value, Text::header(MAX_HEADER_VALUE_CHARS)) {
@@ -126,4 +139,59 @@ fn x_headers(r: &mut Report, map: &Fields) -> Vec<(String, String)> {
         }
     }
     out
+}
+
+/// Longest `xHeaders` name: the name, ": " and some value must fit in a 78-character line
+/// (RFC 5322 §2.1.1 recommends 78).
+const MAX_X_HEADER_NAME: usize = 76;
+
+/// Why `name` is not a usable `xHeaders` name, if it is not.
+fn x_header_name_problem(name: &str) -> Option<String> {
+    if !name.get(..2).is_some_and(|p| p.eq_ignore_ascii_case("X-")) {
+        return Some(
+            "xHeaders names must start with X- (so a request cannot set From, Bcc or the MIME structure)".into(),
+        );
+    }
+    if name.len() == 2 {
+        return Some("there is no name after X-".into());
+    }
+    // RFC 5322 §3.6.8: field names are printable US-ASCII except ':'.
+    if let Some(c) = name.chars().find(|&c| !c.is_ascii_graphic() || c == ':') {
+        return Some(format!("{c:?} cannot appear in a header name (printable ASCII except ':')"));
+    }
+    if name.len() > MAX_X_HEADER_NAME {
+        return Some(format!("header names are at most {MAX_X_HEADER_NAME} characters"));
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unsubscribe(value: &str) -> Result<String, String> {
+        let mut r = Report::default();
+        list_unsubscribe(&mut r, &Pointer::root(), value).ok_or_else(|| format!("{:?}", r.finish().0))
+    }
+
+    #[test]
+    fn list_unsubscribe_takes_uris_and_bare_addresses() {
+        assert_eq!(unsubscribe("unsub@sender.example").unwrap(), "<mailto:unsub@sender.example>");
+        assert_eq!(
+            unsubscribe(" <https://s.example/u?id=1> ,MAILTO:u@s.example?subject=x").unwrap(),
+            "<https://s.example/u?id=1>, <MAILTO:u@s.example?subject=x>"
+        );
+        for bad in ["http://s.example/u", "unsubscribe", "https://s.example/ü", "mailto:", "a@b.example,"] {
+            assert!(unsubscribe(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn x_header_names_say_what_is_wrong() {
+        assert_eq!(x_header_name_problem("x-Campaign"), None);
+        assert!(x_header_name_problem("Bcc").is_some_and(|m| m.contains("start with X-")));
+        assert!(x_header_name_problem("X-").is_some_and(|m| m.contains("no name")));
+        assert!(x_header_name_problem("X-a b").is_some_and(|m| m.contains("' '")));
+        assert!(x_header_name_problem(&format!("X-{}", "a".repeat(75))).is_some_and(|m| m.contains("76")));
+    }
 }

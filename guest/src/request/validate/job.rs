@@ -19,26 +19,44 @@ pub const DEFAULT_SUBJECT_PREFIX: &str = "Password for: ";
 /// The archive name when the request gives none.
 pub const DEFAULT_ARCHIVE_NAME: &str = "documents.zip";
 
-/// What `job` says.
-#[derive(Default)]
+/// What `job` says. Each feature switch is `Some(active)` when readable (an absent feature
+/// is `Some(false)`) and `None` when its value was refused: the problem is recorded already,
+/// and rules that depend on the switch are not applied to a value nobody knows.
 pub(crate) struct JobSettings {
     pub reference_job: Option<String>,
     pub cost_center: Option<String>,
     pub campaign_id: Option<String>,
-    pub antivirus: bool,
-    pub templating: bool,
-    pub message_signing: bool,
+    pub antivirus: Option<bool>,
+    pub templating: Option<bool>,
+    pub message_signing: Option<bool>,
     /// `secureDocument.active`.
-    pub secure_active: bool,
+    pub secure_active: Option<bool>,
     /// The settings with defaults applied (present whenever they were readable).
     pub secure: Option<SecureDocument>,
+}
+
+impl Default for JobSettings {
+    fn default() -> Self {
+        Self {
+            reference_job: None,
+            cost_center: None,
+            campaign_id: None,
+            antivirus: Some(false),
+            templating: Some(false),
+            message_signing: Some(false),
+            secure_active: Some(false),
+            secure: Some(default_secure()),
+        }
+    }
 }
 
 /// Reads `/job`.
 pub(crate) fn job(r: &mut Report, root: &Fields) -> JobSettings {
     let mut out = JobSettings::default();
     let Some(job) = root.object_member(r, "job", false, JOB_KEYS) else {
-        out.secure = Some(default_secure());
+        if root.raw("job").is_some() {
+            out.forget_features();
+        }
         return out;
     };
     job.not_acted_on(r, "options", "sealmail has no job options; ignored");
@@ -48,33 +66,59 @@ pub(crate) fn job(r: &mut Report, root: &Fields) -> JobSettings {
     out.campaign_id = job.text(r, "campaignId", reference).map(str::to_owned);
 
     let Some(features) = job.object_member(r, "features", false, FEATURE_KEYS) else {
-        out.secure = Some(default_secure());
+        if job.raw("features").is_some() {
+            out.forget_features();
+        }
         return out;
     };
     for key in ["openTracking", "linkTracking"] {
         features.not_acted_on(r, key, "sealmail does not track opens or clicks; ignored");
     }
-    let active = |r: &mut Report, key: &str| {
-        features.object_member(r, key, false, &["active"]).and_then(|f| f.boolean(r, "active", true)).unwrap_or(false)
+    // `{"active": …}` objects; `active` is required inside them (an empty feature object
+    // says nothing, and guessing `false` could hide a typo).
+    let active = |r: &mut Report, key: &str| match features.raw(key) {
+        None => Some(false),
+        Some(_) => features.object_member(r, key, false, &["active"]).and_then(|f| f.boolean(r, "active", true)),
     };
     out.antivirus = active(r, "antivirus");
     out.templating = active(r, "templating");
     out.message_signing = active(r, "messageSigning");
-    if out.message_signing {
+    if out.message_signing == Some(true) {
         r.problem(
             &features.path.key("messageSigning").key("active"),
             ProblemKind::Unsupported,
             "message signing (S/MIME) is not supported by sealmail",
         );
     }
-    match features.object_member(r, "secureDocument", false, SECURE_KEYS) {
-        Some(secure) => {
-            out.secure_active = secure.boolean(r, "active", false).unwrap_or(false);
-            out.secure = secure_settings(r, &secure);
+    if features.raw("secureDocument").is_some() {
+        match features.object_member(r, "secureDocument", false, SECURE_KEYS) {
+            Some(secure) => {
+                // `active` may be left out: the feature is off, and a flagged attachment is
+                // then refused (§3.5), never sent unencrypted.
+                out.secure_active = match secure.raw("active") {
+                    None => Some(false),
+                    Some(_) => secure.boolean(r, "active", false),
+                };
+                out.secure = secure_settings(r, &secure);
+            }
+            None => {
+                out.secure_active = None;
+                out.secure = None;
+            }
         }
-        None => out.secure = Some(default_secure()),
     }
     out
+}
+
+impl JobSettings {
+    /// `job` or `job.features` was there but could not be read: no switch is known.
+    fn forget_features(&mut self) {
+        self.antivirus = None;
+        self.templating = None;
+        self.message_signing = None;
+        self.secure_active = None;
+        self.secure = None;
+    }
 }
 
 fn default_secure() -> SecureDocument {

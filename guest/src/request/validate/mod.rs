@@ -21,7 +21,7 @@ use content::Part;
 use fields::Fields;
 
 use super::json::{self, ParseError};
-use super::model::{BodyType, Job};
+use super::model::{BodyType, Job, Text};
 use super::report::{Pointer, Problem, ProblemKind, Report, Warning, WarningKind};
 
 /// Size limits a host may set (see `limits` in `wit/validation.wit`).
@@ -86,6 +86,14 @@ pub fn validate(bytes: &[u8], limits: &Limits) -> Result<Validated, Vec<Problem>
             return Err(r.finish().0);
         }
     };
+    if !matches!(doc, json::Json::Object(_)) {
+        r.problem(
+            &root,
+            ProblemKind::WrongType,
+            format!("the request must be a JSON object (a JobRequest), not {}", doc.type_name()),
+        );
+        return Err(r.finish().0);
+    }
     let Some(top) = Fields::object(&mut r, &doc, root.clone(), ROOT_KEYS) else {
         return Err(r.finish().0);
     };
@@ -101,14 +109,18 @@ pub fn validate(bytes: &[u8], limits: &Limits) -> Result<Validated, Vec<Problem>
         None => (None, None, Default::default()),
     };
     let subject = content::text_part(&mut r, &top, "subject", Part::Subject, settings.templating);
-    let body = content::text_part(&mut r, &top, "body", Part::Body, settings.templating);
+    let body = match top.raw("body") {
+        // Retarus: the body is optional; a message without one has an empty text/plain body.
+        None => Some((Text { text: String::new(), transfer_encoding: None }, Some(BodyType::Plain))),
+        Some(_) => content::text_part(&mut r, &top, "body", Part::Body, settings.templating),
+    };
     let alternative = content::text_part(&mut r, &top, "alternative", Part::Alternative, settings.templating);
     let attachments = attachments::attachments(&mut r, &top);
     let blocks = recipients::recipients(&mut r, &top, limits.max_addresses, settings.templating);
     let callback = notification::notification(&mut r, &top);
     secure_document::rules(&mut r, &root, &settings, &attachments);
 
-    if settings.templating
+    if settings.templating == Some(true)
         && [top.raw("subject"), top.raw("body"), top.raw("alternative")]
             .iter()
             .flatten()
@@ -128,7 +140,19 @@ pub fn validate(bytes: &[u8], limits: &Limits) -> Result<Validated, Vec<Problem>
         );
     }
 
-    let attachments: Option<Vec<_>> = attachments.into_iter().collect();
+    // §3.3: a sealed attachment travels inside the archive; its `contentId` (warned about
+    // above) must not reach the MIME renderer.
+    let attachments: Option<Vec<_>> = attachments
+        .into_iter()
+        .map(|read| {
+            read.attachment.map(|mut a| {
+                if a.sealed {
+                    a.content_id = None;
+                }
+                a
+            })
+        })
+        .collect();
     let built = (|| {
         let (body_text, body_type) = body?;
         let job = Job {
@@ -146,8 +170,8 @@ pub fn validate(bytes: &[u8], limits: &Limits) -> Result<Validated, Vec<Problem>
             reference_job: settings.reference_job.clone(),
             cost_center: settings.cost_center.clone(),
             campaign_id: settings.campaign_id.clone(),
-            antivirus: settings.antivirus,
-            secure_document: if settings.secure_active { Some(settings.secure.clone()?) } else { None },
+            antivirus: settings.antivirus?,
+            secure_document: if settings.secure_active? { Some(settings.secure.clone()?) } else { None },
             callback: callback?,
         };
         Some(job)

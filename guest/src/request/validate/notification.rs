@@ -6,6 +6,25 @@ use super::limits::{MAX_CALLBACK_HEADER_CHARS, MAX_CALLBACK_URL_CHARS, MAX_CREDE
 use crate::request::model::Endpoint;
 use crate::request::report::{ProblemKind, Report};
 
+/// Header fields the host writes itself when it delivers a callback: message framing and
+/// connection handling (RFC 9112 §6, RFC 9110 §7.6.1), where a second `Content-Length` or
+/// `Transfer-Encoding` would desynchronise the receiver, and the Standard Webhooks headers
+/// (DESIGN §5), which a receiver must be able to trust came from sealmail.
+const RESERVED_CALLBACK_HEADERS: &[&str] = &[
+    "host",
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "upgrade",
+    "te",
+    "trailer",
+    "webhook-id",
+    "webhook-timestamp",
+    "webhook-signature",
+];
+
 /// Reads `/notification`.
 pub(crate) fn notification(r: &mut Report, root: &Fields) -> Option<Option<Endpoint>> {
     let Some(notification) = root.object_member(r, "notification", false, &["endPoint"]) else {
@@ -30,6 +49,22 @@ pub(crate) fn notification(r: &mut Report, root: &Fields) -> Option<Option<Endpo
             // RFC 9110 §5.6.2: a field name is a token.
             if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)) {
                 r.problem(&path, ProblemKind::InvalidHeaderName, format!("\"{}\" is not an HTTP header name", name.escape_debug()));
+                continue;
+            }
+            if RESERVED_CALLBACK_HEADERS.iter().any(|h| h.eq_ignore_ascii_case(name)) {
+                r.problem(
+                    &path,
+                    ProblemKind::InvalidHeaderName,
+                    format!("\"{name}\" is set by sealmail itself when it delivers a callback and cannot be given here"),
+                );
+                continue;
+            }
+            if name.eq_ignore_ascii_case("authorization") && endpoint.raw("authentication").is_some() {
+                r.problem(
+                    &path,
+                    ProblemKind::RuleViolation,
+                    "conflicts with /notification/endPoint/authentication: give the credentials in one place",
+                );
                 continue;
             }
             if let Some(v) = super::fields::check_text(r, &path, value, Text::header(MAX_CALLBACK_HEADER_CHARS)) {
@@ -87,7 +122,11 @@ fn check_url(url: &str) -> Result<(), String> {
     let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
         let (addr, after) = v6.split_once(']').ok_or("has an unclosed '[' in the host")?;
         addr.parse::<std::net::Ipv6Addr>().map_err(|_| format!("\"{addr}\" is not an IPv6 address"))?;
-        (addr, after.strip_prefix(':'))
+        let port = match after {
+            "" => None,
+            _ => Some(after.strip_prefix(':').ok_or_else(|| format!("has \"{after}\" after the IPv6 address"))?),
+        };
+        (addr, port)
     } else {
         match authority.rsplit_once(':') {
             Some((h, p)) => (h, Some(p)),
@@ -132,6 +171,7 @@ mod tests {
             "https://a.example:99999/",
             "https://a b.example/",
             "https://[zz]/",
+            "https://[::1]x/",
             "//a.example",
         ] {
             assert!(check_url(bad).is_err(), "{bad}");

@@ -19,7 +19,7 @@ pub(crate) fn recipients(
     r: &mut Report,
     root: &Fields,
     max_addresses: u32,
-    templating: bool,
+    templating: Option<bool>,
 ) -> Option<Vec<RecipientBlock>> {
     let items = root.array(r, "recipients", true)?;
     let path = root.path.key("recipients");
@@ -59,7 +59,7 @@ fn address_count(block: &Json) -> usize {
         .sum()
 }
 
-fn block(r: &mut Report, value: &Json, path: Pointer, templating: bool) -> Option<RecipientBlock> {
+fn block(r: &mut Report, value: &Json, path: Pointer, templating: Option<bool>) -> Option<RecipientBlock> {
     let fields = Fields::object(r, value, path, BLOCK_KEYS)?;
     let before = r.problem_count();
     let reference = fields.text(r, "reference", Text::header(MAX_REFERENCE_CHARS)).map(str::to_owned);
@@ -100,14 +100,14 @@ fn address_list(r: &mut Report, mail: &Fields, key: &str) -> Vec<Mailbox> {
 }
 
 /// `features`: personalization for templating; tracking is accepted and not acted on.
-fn features(r: &mut Report, block: &Fields, templating: bool) -> Vec<(String, String)> {
+fn features(r: &mut Report, block: &Fields, templating: Option<bool>) -> Vec<(String, String)> {
     let Some(features) = block.object_member(r, "features", false, BLOCK_FEATURE_KEYS) else { return Vec::new() };
     for key in ["openTracking", "linkTracking"] {
         features.not_acted_on(r, key, "sealmail does not track opens or clicks; ignored");
     }
     let Some(templ) = features.object_member(r, "templating", false, &["personalization"]) else { return Vec::new() };
     let Some(map) = templ.map_member(r, "personalization", false) else { return Vec::new() };
-    if !templating {
+    if templating == Some(false) {
         r.warn(&map.path, WarningKind::IgnoredValue, "ignored: /job/features/templating/active is not true");
     }
     let members = map.members();
