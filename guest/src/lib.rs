@@ -171,7 +171,6 @@ mod component {
             K::IgnoredKey => W::IgnoredKey,
             K::IgnoredValue => W::IgnoredValue,
             K::Alias => W::Alias,
-            K::NotImplemented => W::NotImplemented,
         };
         wit_validation::Warning { path: w.path, kind, message: w.message }
     }

@@ -38,7 +38,6 @@ pub fn warning_kind_name(k: WarningKind) -> &'static str {
         WarningKind::IgnoredKey => "ignored-key",
         WarningKind::IgnoredValue => "ignored-value",
         WarningKind::Alias => "alias",
-        WarningKind::NotImplemented => "not-implemented",
     }
 }
 

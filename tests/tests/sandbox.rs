@@ -120,3 +120,26 @@ async fn passwords_from_the_component_use_the_alphabet_and_every_class() {
         assert_eq!(seen.len(), 50, "passwords repeat: the component's randomness is broken");
     }
 }
+
+#[tokio::test]
+async fn a_flood_of_json_values_is_refused_before_it_exhausts_memory() {
+    // 27 MB of `{},`: nine million tree nodes would need several hundred MiB.
+    let flood = format!("[{}{{}}]", "{},".repeat(9_000_000));
+    let problems = library().validate(flood.as_bytes(), None).await.expect("no trap").expect_err("invalid");
+    assert_eq!(kinds(&problems), [(String::new(), ProblemKind::TooMany)]);
+}
+
+#[tokio::test]
+async fn a_million_problems_are_counted_not_listed() {
+    // 200,000 empty recipient blocks: each one a problem, the list capped.
+    let doc = format!(
+        r#"{{"mail":{{"from":{{"email":"a@b.example"}}}},"subject":{{"content":"s"}},"recipients":[{}{{}}]}}"#,
+        "{},".repeat(199_999)
+    );
+    let problems = library().validate(doc.as_bytes(), None).await.expect("no trap").expect_err("invalid");
+    assert_eq!(problems.len(), 1001);
+    assert_eq!(problems[0].path, "/recipients/0/mail");
+    let last = problems.last().unwrap();
+    assert_eq!((last.path.as_str(), last.kind), ("", ProblemKind::TooMany));
+    assert!(last.message.starts_with("199000 more problems"), "{}", last.message);
+}

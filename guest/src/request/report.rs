@@ -60,12 +60,11 @@ pub enum WarningKind {
     IgnoredKey,
     IgnoredValue,
     Alias,
-    NotImplemented,
 }
 
 impl WarningKind {
     /// Every kind, in WIT order.
-    pub const ALL: [WarningKind; 4] = [Self::IgnoredKey, Self::IgnoredValue, Self::Alias, Self::NotImplemented];
+    pub const ALL: [WarningKind; 3] = [Self::IgnoredKey, Self::IgnoredValue, Self::Alias];
 }
 
 /// One reason to refuse a request.
@@ -139,34 +138,66 @@ impl std::fmt::Display for Pointer {
 pub struct Report {
     problems: Vec<Problem>,
     warnings: Vec<Warning>,
+    /// Problems found, including those beyond [`MAX_LISTED`].
+    problem_total: usize,
+    /// Warnings found, including those beyond [`MAX_LISTED`].
+    warning_total: usize,
 }
+
+/// Most problems (and warnings) listed one by one. A request of a million empty recipient
+/// blocks has a million problems; listing them all would only make the answer the largest
+/// part of the exchange. The rest is counted in one closing entry.
+pub const MAX_LISTED: usize = 1000;
 
 impl Report {
     /// Records a problem at `path`.
     pub fn problem(&mut self, path: &Pointer, kind: ProblemKind, message: impl Into<String>) {
-        self.problems.push(Problem { path: path.0.clone(), kind, message: message.into() });
+        self.problem_total += 1;
+        if self.problems.len() < MAX_LISTED {
+            self.problems.push(Problem { path: path.0.clone(), kind, message: message.into() });
+        }
     }
 
     /// Records a warning at `path`.
     pub fn warn(&mut self, path: &Pointer, kind: WarningKind, message: impl Into<String>) {
-        self.warnings.push(Warning { path: path.0.clone(), kind, message: message.into() });
+        self.warning_total += 1;
+        if self.warnings.len() < MAX_LISTED {
+            self.warnings.push(Warning { path: path.0.clone(), kind, message: message.into() });
+        }
     }
 
     /// How many problems were recorded so far.
     pub fn problem_count(&self) -> usize {
-        self.problems.len()
+        self.problem_total
     }
 
     /// Whether any problem was recorded so far.
     pub fn has_problems(&self) -> bool {
-        !self.problems.is_empty()
+        self.problem_total > 0
     }
 
     /// Problems and warnings, each sorted by path (array indices compared as numbers) so
-    /// the order does not depend on the order in which rules happen to run.
+    /// the order does not depend on the order in which rules happen to run. Past
+    /// [`MAX_LISTED`], one last entry at the root says how many more there were.
     pub fn finish(mut self) -> (Vec<Problem>, Vec<Warning>) {
         self.problems.sort_by(|a, b| path_order(&a.path, &b.path));
         self.warnings.sort_by(|a, b| path_order(&a.path, &b.path));
+        if self.problem_total > MAX_LISTED {
+            let more = self.problem_total - MAX_LISTED;
+            self.problems.push(Problem {
+                path: String::new(),
+                kind: ProblemKind::TooMany,
+                message: format!("{more} more problems were found and are not listed; fix the ones above first"),
+            });
+        }
+        if self.warning_total > MAX_LISTED {
+            let more = self.warning_total - MAX_LISTED;
+            self.warnings.push(Warning {
+                path: String::new(),
+                kind: WarningKind::IgnoredKey,
+                message: format!("{more} more warnings are not listed"),
+            });
+        }
         (self.problems, self.warnings)
     }
 }
@@ -205,6 +236,20 @@ mod tests {
     fn pointers_escape_per_rfc_6901() {
         let p = Pointer::root().key("xHeaders").key("a/b~c").index(3);
         assert_eq!(p.as_str(), "/xHeaders/a~1b~0c/3");
+    }
+
+    #[test]
+    fn listing_stops_at_the_cap_and_says_how_many_more() {
+        let mut r = Report::default();
+        for i in 0..MAX_LISTED + 5 {
+            r.problem(&Pointer::root().key("recipients").index(i), ProblemKind::EmptyValue, "x");
+        }
+        assert_eq!(r.problem_count(), MAX_LISTED + 5);
+        let (p, _) = r.finish();
+        assert_eq!(p.len(), MAX_LISTED + 1);
+        let last = p.last().unwrap();
+        assert_eq!((last.path.as_str(), last.kind), ("", ProblemKind::TooMany));
+        assert!(last.message.starts_with("5 more problems"), "{}", last.message);
     }
 
     #[test]

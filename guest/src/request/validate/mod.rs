@@ -81,6 +81,7 @@ pub fn validate(bytes: &[u8], limits: &Limits) -> Result<Validated, Vec<Problem>
             let kind = match e {
                 ParseError::NotUtf8 { .. } => ProblemKind::NotUtf8,
                 ParseError::Syntax(_) => ProblemKind::MalformedJson,
+                ParseError::TooManyValues => ProblemKind::TooMany,
             };
             r.problem(&root, kind, e.to_string());
             return Err(r.finish().0);
