@@ -11,7 +11,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use wasmtime::component::{Linker, ResourceTable};
-use wasmtime::{Config, Engine, ResourceLimiter, Store, Trap};
+use wasmtime::{
+    Config, Engine, InstanceAllocationStrategy, PoolConcurrencyLimitError, PoolingAllocationConfig, ResourceLimiter,
+    Store, Trap,
+};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::bindings::LibraryPre;
@@ -34,6 +37,9 @@ pub struct RuntimeConfig {
     pub max_call_time: Duration,
     /// Where precompiled artifacts are cached (`None`: compile in memory every start).
     pub cache_dir: Option<PathBuf>,
+    /// Most instances alive at once (the pooling allocator's slots). Each slot reserves
+    /// address space, not memory; a call beyond the bound gets [`CallError::Busy`].
+    pub max_instances: u32,
 }
 
 impl Default for RuntimeConfig {
@@ -42,6 +48,8 @@ impl Default for RuntimeConfig {
             max_memory_bytes: 256 << 20,
             max_call_time: Duration::from_secs(10),
             cache_dir: component_cache::default_dir(),
+            // Far above the workers a two-core host runs; small enough to reserve cheaply.
+            max_instances: 64,
         }
     }
 }
@@ -65,6 +73,12 @@ pub enum CallError {
     /// The guest trapped (a bug in the guest, e.g. a panic).
     #[error("the component failed: {0}")]
     Trap(String),
+    /// Every instance slot is in use; try again when a call finishes.
+    #[error("all {limit} component instances are busy")]
+    Busy {
+        /// The bound (`RuntimeConfig::max_instances`).
+        limit: u32,
+    },
     /// The component could not be instantiated.
     #[error("the component could not be started: {0}")]
     Instantiate(String),
@@ -136,6 +150,10 @@ impl Runtime {
         wasm_config.epoch_interruption(true);
         // Deep recursion in the guest must trap, not overflow the host's stack.
         wasm_config.max_wasm_stack(1 << 20);
+        // A fresh instance per call is the isolation model; the pooling allocator makes it
+        // cheap by reusing pre-reserved slots instead of mapping and unmapping memory each
+        // time (docs/performance.md: instantiate + call 68–73 µs → 44–49 µs).
+        wasm_config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool(&config)));
         let engine = Engine::new(&wasm_config)?;
         let (component, origin) = component_cache::load(&engine, wasm, config.cache_dir.as_deref())?;
         let mut linker = Linker::new(&engine);
@@ -177,7 +195,11 @@ impl Runtime {
         store.limiter(|d| &mut d.limiter);
         store.epoch_deadline_trap();
         store.set_epoch_deadline(self.deadline_ticks());
-        let instance = self.inner.pre.instantiate_async(&mut store).await.map_err(|e| self.classify(&store, e))?;
+        let instance =
+            self.inner.pre.instantiate_async(&mut store).await.map_err(|e| match self.classify(&store, e) {
+                CallError::Trap(why) => CallError::Instantiate(why),
+                other => other,
+            })?;
         Ok(Session { runtime: self.clone(), store, instance })
     }
 
@@ -189,12 +211,31 @@ impl Runtime {
         if store.data().limiter.denied {
             return CallError::MemoryLimit { limit: self.inner.config.max_memory_bytes };
         }
+        if e.downcast_ref::<PoolConcurrencyLimitError>().is_some() {
+            return CallError::Busy { limit: self.inner.config.max_instances };
+        }
         match e.downcast_ref::<Trap>() {
             Some(Trap::Interrupt) => CallError::TimeLimit { limit: self.inner.config.max_call_time },
             Some(Trap::StackOverflow) => CallError::Trap("stack overflow (recursion too deep)".into()),
             _ => CallError::Trap(format!("{e:#}")),
         }
     }
+}
+
+/// Pool slots for `config.max_instances` live component instances. A component instance
+/// holds a few core instances (the guest and wit-component's shims) and tables, and one
+/// memory; the counts leave headroom. Slots hold memories a little larger than the limit so
+/// that the [`MemoryLimiter`], which reports what happened, is always the one to refuse.
+fn pool(config: &RuntimeConfig) -> PoolingAllocationConfig {
+    let n = config.max_instances.max(1);
+    let mut pool = PoolingAllocationConfig::default();
+    pool.total_component_instances(n)
+        .total_core_instances(n.saturating_mul(4))
+        .total_memories(n.saturating_mul(2))
+        .total_tables(n.saturating_mul(4))
+        .total_stacks(n)
+        .max_memory_size(config.max_memory_bytes.saturating_add(1 << 20));
+    pool
 }
 
 /// One store and instance: a single call, or a sealing session of several calls.

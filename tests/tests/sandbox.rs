@@ -143,3 +143,14 @@ async fn a_million_problems_are_counted_not_listed() {
     assert_eq!((last.path.as_str(), last.kind), ("", ProblemKind::TooMany));
     assert!(last.message.starts_with("199000 more problems"), "{}", last.message);
 }
+
+#[tokio::test]
+async fn a_call_beyond_the_instance_bound_is_busy_not_a_failure() {
+    let lib = library_with(RuntimeConfig { max_instances: 1, ..RuntimeConfig::default() });
+    // An open sealing session holds the only slot.
+    let sealer = lib.sealer("x", "pw", MODIFIED).await.expect("sandbox").expect("sealer");
+    let err = lib.generate_password(Strength::High).await.expect_err("no free slot");
+    assert!(matches!(err, CallError::Busy { limit: 1 }), "{err:?}");
+    drop(sealer);
+    assert_eq!(lib.generate_password(Strength::High).await.expect("slot free again").len(), 10);
+}

@@ -87,6 +87,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         max_memory_bytes: s.max_memory_mib.saturating_mul(1 << 20),
         max_call_time: Duration::from_secs_f64(s.max_call_seconds),
         cache_dir: if s.no_cache { None } else { s.cache_dir.clone().or_else(sealmail::component_cache::default_dir) },
+        ..RuntimeConfig::default()
     };
     let library =
         Library::new(Runtime::new(config).map_err(|e| anyhow::anyhow!("cannot load the sealmail component: {e:#}"))?);

@@ -40,11 +40,11 @@ const CHUNK_LEN: usize = 1 << 20;
 const PASSWORD: &str = "Kx7pQ2mZr9TbW4n";
 /// The "tiny file" of the per-call target.
 const TINY_LEN: usize = 100;
-/// Default measured runs per throughput figure (after one warm-up run); `--runs` changes it.
+/// Default measured rounds of the big seals (after one warm-up round); `--runs` changes it.
 const DEFAULT_RUNS: usize = 5;
 /// Calls timed for the instantiate + generate-password figure.
 const PASSWORD_CALLS: usize = 1000;
-/// Calls timed for each small-seal figure.
+/// Calls timed for each small-seal figure (and rounds of [`measure_calls`]).
 const SMALL_SEAL_CALLS: usize = 200;
 /// Calls timed for the in-session call overhead.
 const SESSION_CALLS: usize = 1000;
@@ -74,7 +74,7 @@ const SHA1_COMPRESSIONS_PER_DERIVATION: u32 = ((2 * winzip_aes::KEY_LEN + winzip
     * 2;
 const SHA1_BLOCK_LEN: f64 = 64.0;
 const MIB: f64 = 1024.0 * 1024.0;
-/// The archive size of a phase: the per-phase table states AES and HMAC for 20 MiB.
+/// The amount the per-phase table states AES and HMAC costs for: the whole corpus.
 const PHASE_BYTES: f64 = 20.0 * MIB;
 
 #[tokio::main(flavor = "current_thread")]
@@ -82,6 +82,7 @@ async fn main() -> Result<()> {
     let options = Options::parse()?;
     let started = Instant::now();
     let machine = Machine::describe();
+    let cpu_before = CpuTicks::read();
     let seven_zip = SevenZip::find();
     if seven_zip.is_none() {
         progress("7-Zip (7z) is not installed: its rows are skipped; `cargo xtask setup` installs it");
@@ -89,16 +90,22 @@ async fn main() -> Result<()> {
 
     progress("generating the corpus");
     let corpus = Corpus::generate(CORPUS_SEED)?;
+    if let Some(dir) = &options.write_corpus {
+        for (name, content) in corpus.files() {
+            std::fs::write(dir.join(name), content).with_context(|| format!("cannot write to {}", dir.display()))?;
+        }
+        progress(&format!("wrote {RANDOM_NAME} and {TEXT_NAME} to {}", dir.display()));
+        return Ok(());
+    }
 
     progress("timing Runtime::new (cold cache, warm cache, no cache)");
     let startup = measure_startup(&options.component)?;
     let library = Library::new(build_runtime(&options.component, Some(startup.cache.path().to_path_buf()))?);
 
-    let throughput = measure_throughput(&library, &corpus, seven_zip.as_ref(), options.runs).await?;
-    progress("timing per-call overhead");
-    let calls = measure_calls(&library).await?;
-    progress("timing the component's phase inputs (halves, small seals)");
-    let component_inputs = measure_component_inputs(&library, &corpus, options.runs).await?;
+    let (throughput, halves) = measure_throughput(&library, &corpus, seven_zip.as_ref(), options.runs).await?;
+    progress("timing per-call overhead and small seals");
+    let (calls, small) = measure_calls(&library, &corpus).await?;
+    let component_inputs = ComponentInputs { halves, small };
     progress("timing native phases");
     let native_phases = measure_native_phases(&corpus, options.runs)?;
     let phases = Phases::derive(&native_phases, &component_inputs, &throughput);
@@ -115,6 +122,7 @@ async fn main() -> Result<()> {
         native_phases,
         phases,
         load_after: read_trimmed("/proc/loadavg"),
+        steal_percent: CpuTicks::read().zip(cpu_before).map(|(after, before)| after.steal_percent_since(&before)),
         elapsed: started.elapsed(),
     };
     if report.options.json {
@@ -136,6 +144,8 @@ struct Options {
     json: bool,
     runs: usize,
     component: ComponentSource,
+    /// Write the corpus here and stop (to feed the same bytes to other tools).
+    write_corpus: Option<PathBuf>,
 }
 
 /// Which component is measured: the one embedded in the host, or a candidate build (to
@@ -161,14 +171,16 @@ impl ComponentSource {
     }
 }
 
-const USAGE: &str = "usage: seal-bench [--json] [--runs N] [--component PATH.wasm]\n\
-  --json       print one JSON document instead of the report\n\
-  --runs N     measured runs per throughput figure, after one warm-up (default 5)\n\
-  --component  measure another build of the component instead of the embedded one";
+const USAGE: &str = "usage: seal-bench [--json] [--runs N] [--component PATH.wasm] [--write-corpus DIR]\n\
+  --json              print one JSON document instead of the report\n\
+  --runs N            measured rounds of the big seals, after one warm-up round (default 5)\n\
+  --component PATH    measure another build of the component instead of the embedded one\n\
+  --write-corpus DIR  write scan.bin and ledger.txt to DIR and stop (to feed other tools)";
 
 impl Options {
     fn parse() -> Result<Options> {
-        let mut options = Options { json: false, runs: DEFAULT_RUNS, component: ComponentSource::Embedded };
+        let mut options =
+            Options { json: false, runs: DEFAULT_RUNS, component: ComponentSource::Embedded, write_corpus: None };
         let mut args = std::env::args().skip(1);
         while let Some(arg) = args.next() {
             match arg.as_str() {
@@ -184,6 +196,10 @@ impl Options {
                     let path = PathBuf::from(args.next().context("--component needs a path")?);
                     let wasm = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
                     options.component = ComponentSource::File { path, wasm };
+                }
+                "--write-corpus" => {
+                    options.write_corpus =
+                        Some(PathBuf::from(args.next().context("--write-corpus needs a directory")?));
                 }
                 "-h" | "--help" => {
                     println!("{USAGE}");
@@ -319,6 +335,30 @@ impl Machine {
     }
 }
 
+/// The machine-wide CPU time counters of /proc/stat (proc(5)), to report how much time a
+/// virtual machine's hypervisor gave to other guests during the run ("steal"): figures from
+/// a run with much steal are slower than the hardware.
+struct CpuTicks {
+    total: u64,
+    steal: u64,
+}
+
+impl CpuTicks {
+    fn read() -> Option<CpuTicks> {
+        let stat = std::fs::read_to_string("/proc/stat").ok()?;
+        let fields: Vec<u64> =
+            stat.lines().next()?.strip_prefix("cpu ")?.split_whitespace().filter_map(|f| f.parse().ok()).collect();
+        // user nice system idle iowait irq softirq steal guest guest_nice; guest time is
+        // already counted in user and nice.
+        Some(CpuTicks { total: fields.iter().take(8).sum(), steal: *fields.get(7)? })
+    }
+
+    fn steal_percent_since(&self, before: &CpuTicks) -> f64 {
+        let total = self.total.saturating_sub(before.total).max(1);
+        100.0 * self.steal.saturating_sub(before.steal) as f64 / total as f64
+    }
+}
+
 fn read_trimmed(path: &str) -> String {
     std::fs::read_to_string(path).map(|s| s.trim().to_owned()).unwrap_or_else(|_| "unknown".to_owned())
 }
@@ -430,8 +470,8 @@ fn ledger_text(rng: &mut ChaCha20Rng, len: usize) -> Vec<u8> {
         Bestellung|Termin"
             .split('|')
             .collect();
-    fn pick<'a, T>(rng: &mut ChaCha20Rng, items: &'a [T]) -> &'a T {
-        &items[rng.random_range(0..items.len())]
+    fn pick<T: Copy>(rng: &mut ChaCha20Rng, items: &[T]) -> T {
+        items[rng.random_range(0..items.len())]
     }
     /// German notation: 1.234,56
     fn amount(cents: u64) -> String {
@@ -447,12 +487,12 @@ fn ledger_text(rng: &mut ChaCha20Rng, len: usize) -> Vec<u8> {
             out.push_str("# Hinweis:");
             for _ in 0..rng.random_range(6..16) {
                 out.push(' ');
-                out.push_str(*pick(rng, &words));
+                out.push_str(pick(rng, &words));
             }
             out.push_str(&format!(" {}.\n", rng.random_range(1000..99_999)));
             continue;
         }
-        let (item, unit) = *pick(rng, ITEMS);
+        let (item, unit) = pick(rng, ITEMS);
         let quarter_units = rng.random_range(1..=400u64);
         let unit_cents = rng.random_range(150..=250_000u64);
         let net = quarter_units * unit_cents / 4;
@@ -784,95 +824,125 @@ impl ThroughputResults {
     }
 }
 
+/// Times one run of `work` (an async block does nothing until awaited, so creating it first
+/// costs nothing).
+async fn timed<T>(work: impl Future<Output = Result<T>>) -> Result<(Duration, T)> {
+    let start = Instant::now();
+    let value = work.await?;
+    Ok((start.elapsed(), value))
+}
+
+/// Keeps `value` unless the round was a warm-up.
+fn record<T>(series: &mut Vec<T>, value: T, measured: bool) {
+    if measured {
+        series.push(value);
+    }
+}
+
+fn timed_sync<T>(work: impl FnOnce() -> Result<T>) -> Result<(Duration, T)> {
+    let start = Instant::now();
+    let value = work()?;
+    Ok((start.elapsed(), value))
+}
+
+/// The big seals, run in rounds: each round runs every variant once (round 0 is the
+/// warm-up), so a slow spell of a shared machine slows all variants alike instead of one.
+/// Also times the two halves alone, for the component's phase breakdown.
 async fn measure_throughput(
     library: &Library,
     corpus: &Corpus,
     seven_zip: Option<&SevenZip>,
     runs: usize,
-) -> Result<ThroughputResults> {
+) -> Result<(ThroughputResults, Halves)> {
     let files = corpus.files();
+    let wit = wit_files(&files);
+    let random_only = [(RANDOM_NAME, corpus.random.as_slice())];
+    let text_only = [(TEXT_NAME, corpus.text.as_slice())];
     let input_len = corpus.len();
 
-    progress(&format!("component, streaming sealer: 1 warm-up + {runs} runs"));
-    let (times, sealed) = time_async(1, runs, async || seal_streaming(library, &files).await).await?;
-    check_methods(&sealed.files)?;
-    let streaming_archive = corpus.dir.path().join("component.zip");
-    std::fs::write(&streaming_archive, &sealed.archive)?;
-    let component_streaming = Throughput {
-        label: "component, sealer (1 MiB chunks)".to_owned(),
-        times,
-        input_len,
-        archive_len: sealed.archive.len() as u64,
-        threads: Some(1.0),
-        files: sealed.files,
-    };
-
-    progress(&format!("component, one-shot seal: 1 warm-up + {runs} runs"));
-    let wit = wit_files(&files);
-    let (times, sealed) = time_async(1, runs, async || seal_one_shot(library, &wit).await).await?;
-    drop(wit);
-    check_methods(&sealed.files)?;
-    let component_one_shot = Throughput {
-        label: "component, one-shot seal".to_owned(),
-        times,
-        input_len,
-        archive_len: sealed.archive.len() as u64,
-        threads: Some(1.0),
-        files: sealed.files,
-    };
-
-    progress(&format!("native: 1 warm-up + {runs} runs"));
-    let mut seed = 0;
-    let (times, sealed) = time_sync(1, runs, || {
-        seed += 1;
-        seal_natively(&files, seed)
-    })?;
-    check_methods(&sealed.files)?;
-    // Same code, same input: only salts differ, so the layout and sizes must be identical.
-    if sealed.archive.len() != component_streaming.archive_len as usize {
+    let mut verified_by_7z = false;
+    let (mut streaming, mut one_shot, mut native, mut random_half, mut text_half) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut zip_runs: [Vec<SevenZipRun>; 2] = [Vec::new(), Vec::new()];
+    let zip_variants: [(&str, &[&str]); 2] = [("7-Zip -mx5, default threads", &[]), ("7-Zip -mx5 -mmt=1", &["-mmt=1"])];
+    let mut last = None;
+    for round in 0..=runs {
+        progress(&format!("throughput round {round} of {runs}{}", if round == 0 { " (warm-up)" } else { "" }));
+        let measured = round > 0;
+        let (time, sealed_streaming) = timed(seal_streaming(library, &files)).await?;
+        record(&mut streaming, time, measured);
+        let (time, sealed_one_shot) = timed(seal_one_shot(library, &wit)).await?;
+        record(&mut one_shot, time, measured);
+        let (time, sealed_native) = timed_sync(|| seal_natively(&files, round as u64))?;
+        record(&mut native, time, measured);
+        let (time, _) = timed(seal_streaming(library, &random_only)).await?;
+        record(&mut random_half, time, measured);
+        let (time, sealed_text) = timed(seal_streaming(library, &text_only)).await?;
+        record(&mut text_half, time, measured);
+        if let Some(zip) = seven_zip {
+            if round == 0 {
+                let archive = corpus.dir.path().join("component.zip");
+                std::fs::write(&archive, &sealed_streaming.archive)?;
+                progress("7-Zip: testing the component's archive");
+                zip.verify(&archive)?;
+                verified_by_7z = true;
+            }
+            for ((_, extra), runs) in zip_variants.iter().zip(&mut zip_runs) {
+                let run = zip.seal(corpus.dir.path(), extra)?;
+                record(runs, run, measured);
+            }
+        }
+        last = Some((sealed_streaming, sealed_one_shot, sealed_native, sealed_text));
+    }
+    let (sealed_streaming, sealed_one_shot, sealed_native, sealed_text) = last.context("no round ran")?;
+    for sealed in [&sealed_streaming, &sealed_one_shot, &sealed_native] {
+        check_methods(&sealed.files)?;
+    }
+    // Same code, same input: only the salts differ, so the sizes must be identical.
+    if sealed_native.archive.len() != sealed_streaming.archive.len() {
         bail!(
             "native and component archives differ in size ({} vs {} bytes): not the same code?",
-            sealed.archive.len(),
-            component_streaming.archive_len
+            sealed_native.archive.len(),
+            sealed_streaming.archive.len()
         );
     }
-    let native = Throughput {
-        label: "native, same code (archive::seal)".to_owned(),
-        times,
+    let row = |label: &str, times: Vec<Duration>, sealed: Sealed| Throughput {
+        label: label.to_owned(),
+        times: Samples::new(times),
         input_len,
         archive_len: sealed.archive.len() as u64,
         threads: Some(1.0),
         files: sealed.files,
     };
-
     let mut seven_zip_rows = Vec::new();
-    let mut verified_by_7z = false;
     if let Some(zip) = seven_zip {
-        progress("7-Zip: testing the component's archive");
-        zip.verify(&streaming_archive)?;
-        verified_by_7z = true;
-        for (label, extra) in [("7-Zip -mx5, default threads", &[][..]), ("7-Zip -mx5 -mmt=1", &["-mmt=1"][..])] {
-            progress(&format!("{label}: 1 warm-up + {runs} runs"));
-            zip.seal(corpus.dir.path(), extra)?;
-            let mut timed = Vec::with_capacity(runs);
-            for _ in 0..runs {
-                timed.push(zip.seal(corpus.dir.path(), extra)?);
-            }
-            let cpu: Option<Duration> = timed.iter().map(|r| r.cpu).sum();
-            let wall: Duration = timed.iter().map(|r| r.wall).sum();
-            let archive_len = timed.last().map_or(0, |r| r.archive_len);
-            let files = zip.list(&corpus.dir.path().join(SevenZip::ARCHIVE))?;
+        let files = zip.list(&corpus.dir.path().join(SevenZip::ARCHIVE))?;
+        for ((label, _), runs) in zip_variants.iter().zip(zip_runs) {
+            let cpu: Option<Duration> = runs.iter().map(|r| r.cpu).sum();
+            let wall: Duration = runs.iter().map(|r| r.wall).sum();
             seven_zip_rows.push(Throughput {
-                label: label.to_owned(),
-                times: Samples::new(timed.iter().map(|r| r.wall).collect()),
+                label: (*label).to_owned(),
+                times: Samples::new(runs.iter().map(|r| r.wall).collect()),
                 input_len,
-                archive_len,
+                archive_len: runs.last().map_or(0, |r| r.archive_len),
                 threads: cpu.map(|cpu| cpu.as_secs_f64() / wall.as_secs_f64()),
-                files,
+                files: files.clone(),
             });
         }
     }
-    Ok(ThroughputResults { component_streaming, component_one_shot, native, seven_zip: seven_zip_rows, verified_by_7z })
+    let results = ThroughputResults {
+        component_streaming: row("component, sealer (1 MiB chunks)", streaming, sealed_streaming),
+        component_one_shot: row("component, one-shot seal", one_shot, sealed_one_shot),
+        native: row("native, same code (archive::seal)", native, sealed_native),
+        seven_zip: seven_zip_rows,
+        verified_by_7z,
+    };
+    let halves = Halves {
+        random_half: Samples::new(random_half),
+        text_half: Samples::new(text_half),
+        text_half_stored: sealed_text.files.first().map_or(0, |f| f.stored),
+    };
+    Ok((results, halves))
 }
 
 /// The corpus is built so that the random half is stored (the trial deflate finds it does not
@@ -891,6 +961,9 @@ fn check_methods(files: &[StoredFile]) -> Result<()> {
 struct Calls {
     /// Fresh store + instantiate + `generate(very-high)`.
     password: Samples,
+    /// Fresh store + instantiate + `length(very-high)`: a call that does no work, so this is
+    /// the sandbox's cost alone.
+    trivial: Samples,
     /// Fresh store + instantiate + one-shot `seal` of one 100-byte text file (key derivation,
     /// trial deflate; 100 bytes of varied text do not shrink, so it is stored).
     tiny_seal: Samples,
@@ -906,14 +979,42 @@ fn tiny_text() -> Vec<u8> {
         .to_vec()
 }
 
-async fn measure_calls(library: &Library) -> Result<Calls> {
-    let (password, _) =
-        time_async(20, PASSWORD_CALLS, async || Ok(library.generate_password(Strength::VeryHigh).await?)).await?;
+/// Password calls per round of [`measure_calls`]: 1000 calls over 200 rounds.
+const PASSWORD_CALLS_PER_ROUND: usize = PASSWORD_CALLS / SMALL_SEAL_CALLS;
+/// Untimed rounds before the timed ones.
+const WARM_UP_ROUNDS: usize = 5;
 
+/// The per-call figures and the small seals of the phase breakdown, in interleaved rounds
+/// (like [`measure_throughput`]); then the in-session call, which needs one open session.
+async fn measure_calls(library: &Library, corpus: &Corpus) -> Result<(Calls, SmallSeals)> {
     let tiny = tiny_text();
     let tiny = tiny.as_slice();
-    let tiny_files = wit_files(&[("note.txt", tiny)]);
-    let (tiny_seal, _) = time_async(5, SMALL_SEAL_CALLS, async || seal_one_shot(library, &tiny_files).await).await?;
+    let note = wit_files(&[("note.txt", tiny)]);
+    let tiny_jpg = [("tiny.jpg", tiny)];
+    let sample = &corpus.random[..compress::SAMPLE_LEN];
+    let sample_bin = wit_files(&[("sample.bin", sample)]);
+    let sample_jpg = wit_files(&[("sample.jpg", sample)]);
+    let one = wit_files(&tiny_jpg);
+    let five = wit_files(&[("a.jpg", tiny), ("b.jpg", tiny), ("c.jpg", tiny), ("d.jpg", tiny), ("e.jpg", tiny)]);
+
+    let mut series: [Vec<Duration>; 9] = Default::default();
+    let [password, trivial, tiny_seal, native_tiny, base, bin, jpg, one_entry, five_entries] = &mut series;
+    for round in 0..WARM_UP_ROUNDS + SMALL_SEAL_CALLS {
+        let measured = round >= WARM_UP_ROUNDS;
+        for _ in 0..PASSWORD_CALLS_PER_ROUND {
+            let (time, _) = timed(async { Ok(library.generate_password(Strength::VeryHigh).await?) }).await?;
+            record(password, time, measured);
+        }
+        let (time, _) = timed(async { Ok(library.password_length(Strength::VeryHigh).await?) }).await?;
+        record(trivial, time, measured);
+        record(tiny_seal, timed(seal_one_shot(library, &note)).await?.0, measured);
+        record(native_tiny, timed_sync(|| seal_natively(&[("note.txt", tiny)], round as u64))?.0, measured);
+        record(base, timed(seal_streaming(library, &tiny_jpg)).await?.0, measured);
+        record(bin, timed(seal_one_shot(library, &sample_bin)).await?.0, measured);
+        record(jpg, timed(seal_one_shot(library, &sample_jpg)).await?.0, measured);
+        record(one_entry, timed(seal_one_shot(library, &one)).await?.0, measured);
+        record(five_entries, timed(seal_one_shot(library, &five)).await?.0, measured);
+    }
 
     let mut sealer = library.sealer("bench", PASSWORD, modified()).await?.map_err(seal_failed)?;
     sealer.begin_file("calls.txt").await?.map_err(seal_failed)?;
@@ -922,14 +1023,11 @@ async fn measure_calls(library: &Library) -> Result<Calls> {
         Ok::<_, anyhow::Error>(())
     })
     .await?;
-    drop(sealer);
 
-    let mut seed = 0;
-    let (native_tiny_seal, _) = time_sync(5, SMALL_SEAL_CALLS, || {
-        seed += 1;
-        seal_natively(&[("note.txt", tiny)], seed)
-    })?;
-    Ok(Calls { password, tiny_seal, session_call, native_tiny_seal })
+    let [password, trivial, tiny_seal, native_tiny, base, bin, jpg, one_entry, five_entries] = series.map(Samples::new);
+    let calls = Calls { password, trivial, tiny_seal, session_call, native_tiny_seal: native_tiny };
+    let small = SmallSeals { base, sample_bin: bin, sample_jpg: jpg, one_entry, five_entries };
+    Ok((calls, small))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -937,11 +1035,20 @@ async fn measure_calls(library: &Library) -> Result<Calls> {
 
 /// Seals chosen so that their differences isolate one phase each inside the component.
 struct ComponentInputs {
-    /// Streaming session sealing `scan.bin` alone: trial + AES + HMAC over 10 MiB.
+    halves: Halves,
+    small: SmallSeals,
+}
+
+/// Streaming sessions sealing one half of the corpus alone.
+struct Halves {
+    /// `scan.bin` alone: trial + AES + HMAC over 10 MiB.
     random_half: Samples,
-    /// Streaming session sealing `ledger.txt` alone: trial + deflate + AES + HMAC.
+    /// `ledger.txt` alone: trial + deflate + AES + HMAC.
     text_half: Samples,
     text_half_stored: u64,
+}
+
+struct SmallSeals {
     /// Streaming session sealing one 100-byte `tiny.jpg` (stored by name: no trial, no
     /// deflate): the fixed cost the halves share (instantiate, calls, one key derivation).
     base: Samples,
@@ -949,44 +1056,10 @@ struct ComponentInputs {
     /// and `sample.jpg` (stored by name, no trial): their difference is one trial.
     sample_bin: Samples,
     sample_jpg: Samples,
-    /// One-shot seals of one and of five 100-byte `.jpg` entries: a fifth of four extra
+    /// One-shot seals of one and of five 100-byte `.jpg` entries: a fourth of the four extra
     /// entries' cost is one key derivation (plus the few bytes of the entry).
     one_entry: Samples,
     five_entries: Samples,
-}
-
-async fn measure_component_inputs(library: &Library, corpus: &Corpus, runs: usize) -> Result<ComponentInputs> {
-    let (random_half, _) =
-        time_async(1, runs, async || seal_streaming(library, &[(RANDOM_NAME, corpus.random.as_slice())]).await).await?;
-    let (text_half, sealed) =
-        time_async(1, runs, async || seal_streaming(library, &[(TEXT_NAME, corpus.text.as_slice())]).await).await?;
-    let text_half_stored = sealed.files.first().map_or(0, |f| f.stored);
-
-    let tiny = tiny_text();
-    let tiny = tiny.as_slice();
-    let (base, _) =
-        time_async(5, SMALL_SEAL_CALLS, async || seal_streaming(library, &[("tiny.jpg", tiny)]).await).await?;
-
-    let sample = &corpus.random[..compress::SAMPLE_LEN];
-    let bin = wit_files(&[("sample.bin", sample)]);
-    let jpg = wit_files(&[("sample.jpg", sample)]);
-    let (sample_bin, _) = time_async(5, SMALL_SEAL_CALLS, async || seal_one_shot(library, &bin).await).await?;
-    let (sample_jpg, _) = time_async(5, SMALL_SEAL_CALLS, async || seal_one_shot(library, &jpg).await).await?;
-
-    let one = wit_files(&[("tiny.jpg", tiny)]);
-    let five = wit_files(&[("a.jpg", tiny), ("b.jpg", tiny), ("c.jpg", tiny), ("d.jpg", tiny), ("e.jpg", tiny)]);
-    let (one_entry, _) = time_async(5, SMALL_SEAL_CALLS, async || seal_one_shot(library, &one).await).await?;
-    let (five_entries, _) = time_async(5, SMALL_SEAL_CALLS, async || seal_one_shot(library, &five).await).await?;
-    Ok(ComponentInputs {
-        random_half,
-        text_half,
-        text_half_stored,
-        base,
-        sample_bin,
-        sample_jpg,
-        one_entry,
-        five_entries,
-    })
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1097,15 +1170,16 @@ impl Phases {
         let n_trial = (native.trial_text.secs() + native.trial_random.secs()) / 2.0;
 
         // Component, from differences of whole seals.
-        let c_trial = inputs.sample_bin.secs() - inputs.sample_jpg.secs();
-        let c_pbkdf2 = (inputs.five_entries.secs() - inputs.one_entry.secs()) / 4.0;
-        let base = inputs.base.secs();
-        let c_crypto_per_byte = (inputs.random_half.secs() - base - c_trial) / half;
+        let c_trial = inputs.small.sample_bin.secs() - inputs.small.sample_jpg.secs();
+        let c_pbkdf2 = (inputs.small.five_entries.secs() - inputs.small.one_entry.secs()) / 4.0;
+        let base = inputs.small.base.secs();
+        let c_crypto_per_byte = (inputs.halves.random_half.secs() - base - c_trial) / half;
         let c_crypto = c_crypto_per_byte * PHASE_BYTES;
-        let c_deflate = inputs.text_half.secs() - base - c_trial - c_crypto_per_byte * inputs.text_half_stored as f64;
+        let c_deflate =
+            inputs.halves.text_half.secs() - base - c_trial - c_crypto_per_byte * inputs.halves.text_half_stored as f64;
         let c_hmac = c_pbkdf2 / blocks * phase_blocks;
         let c_aes = c_crypto - c_hmac;
-        let mixed_stored = half + inputs.text_half_stored as f64;
+        let mixed_stored = half + inputs.halves.text_half_stored as f64;
         let budget = vec![
             ("fixed: instantiate, session calls, first key derivation, directory (C)".to_owned(), base),
             ("second entry's key derivation".to_owned(), c_pbkdf2),
@@ -1194,6 +1268,8 @@ struct Report {
     native_phases: NativePhases,
     phases: Phases,
     load_after: String,
+    /// Share of CPU time the hypervisor gave to other guests during the run.
+    steal_percent: Option<f64>,
     elapsed: Duration,
 }
 
@@ -1271,7 +1347,13 @@ impl Report {
         println!("sealmail seal benchmark");
         println!("  date       {}", m.date);
         println!("  machine    {}, {} logical CPUs, CPU flags: {flags}", m.cpu_model, m.logical_cpus);
-        println!("  system     Linux {}, load average before {}, after {}", m.kernel, m.load_before, self.load_after);
+        println!(
+            "  system     Linux {}; load average before {}, after {}; CPU steal during the run {}",
+            m.kernel,
+            m.load_before,
+            self.load_after,
+            self.steal_percent.map_or("unknown".to_owned(), |p| format!("{p:.1} %"))
+        );
         println!(
             "  component  {} ({} KiB), wasmtime 48, deflate level {}",
             self.options.component.describe(),
@@ -1284,8 +1366,8 @@ impl Report {
             self.corpus.fingerprint()
         );
         println!(
-            "  runs       throughput: 1 warm-up + {} runs, median (best = fastest run); all sealmail figures \
-             single-threaded",
+            "  runs       1 warm-up + {} interleaved rounds (every variant once per round); per call: {WARM_UP_ROUNDS} + \
+             {SMALL_SEAL_CALLS} rounds; figures are medians, \"best\" the fastest run; sealmail is single-threaded",
             self.options.runs
         );
         match &self.seven_zip {
@@ -1349,6 +1431,7 @@ impl Report {
         println!("  {:<58} {:>6} {:>9} {:>9} {:>9} {:>9}", "", "calls", "mean", "p50", "p99", "min");
         for (label, s) in [
             ("instantiate + generate-password (fresh Store each)", &c.password),
+            ("instantiate + password-length (a call doing no work)", &c.trivial),
             ("instantiate + one-shot seal of a 100-byte text file", &c.tiny_seal),
             ("one more call in an open session (sealer.write of 0 bytes)", &c.session_call),
             ("native seal of the same 100-byte file (no sandbox)", &c.native_tiny_seal),
@@ -1419,13 +1502,13 @@ impl Report {
         let i = &self.component_inputs;
         println!("    component, from these measured medians:");
         for (label, s) in [
-            (format!("A  sealer session, {RANDOM_NAME} alone (trial, store, AES+HMAC)"), &i.random_half),
-            (format!("B  sealer session, {TEXT_NAME} alone (trial, deflate, AES+HMAC)"), &i.text_half),
-            ("C  sealer session, one 100-byte tiny.jpg (no trial, no deflate)".to_owned(), &i.base),
-            ("D  one-shot seal, 64 KiB random as sample.bin (with trial)".to_owned(), &i.sample_bin),
-            ("E  one-shot seal, 64 KiB random as sample.jpg (no trial)".to_owned(), &i.sample_jpg),
-            ("F  one-shot seal, one 100-byte .jpg entry".to_owned(), &i.one_entry),
-            ("G  one-shot seal, five 100-byte .jpg entries".to_owned(), &i.five_entries),
+            (format!("A  sealer session, {RANDOM_NAME} alone (trial, store, AES+HMAC)"), &i.halves.random_half),
+            (format!("B  sealer session, {TEXT_NAME} alone (trial, deflate, AES+HMAC)"), &i.halves.text_half),
+            ("C  sealer session, one 100-byte tiny.jpg (no trial, no deflate)".to_owned(), &i.small.base),
+            ("D  one-shot seal, 64 KiB random as sample.bin (with trial)".to_owned(), &i.small.sample_bin),
+            ("E  one-shot seal, 64 KiB random as sample.jpg (no trial)".to_owned(), &i.small.sample_jpg),
+            ("F  one-shot seal, one 100-byte .jpg entry".to_owned(), &i.small.one_entry),
+            ("G  one-shot seal, five 100-byte .jpg entries".to_owned(), &i.small.five_entries),
         ] {
             println!("      {label:<66} {:>9}", format_duration(s.median()));
         }
@@ -1436,7 +1519,7 @@ impl Report {
         println!(
             "      deflate = B − C − trial − AES+HMAC per byte × {} stored bytes;  HMAC and AES as for native, \
              with the component's key derivation time.",
-            group_digits(i.text_half_stored, ',')
+            group_digits(i.halves.text_half_stored, ',')
         );
         println!("  where the component's 20 MiB streaming seal spends its time (derived from A–G):");
         let total: f64 = p.budget.iter().map(|(_, secs)| secs).sum();
@@ -1485,6 +1568,7 @@ impl Report {
                 "kernel": m.kernel,
                 "load_before": m.load_before,
                 "load_after": self.load_after,
+                "steal_percent": self.steal_percent,
             },
             "component": {
                 "source": self.options.component.describe(),
@@ -1510,6 +1594,7 @@ impl Report {
             })).collect::<Vec<_>>(),
             "calls": {
                 "instantiate_generate_password": c.password.json(),
+                "instantiate_trivial_call": c.trivial.json(),
                 "instantiate_seal_tiny": c.tiny_seal.json(),
                 "session_call": c.session_call.json(),
                 "native_seal_tiny": c.native_tiny_seal.json(),
@@ -1526,14 +1611,14 @@ impl Report {
                 "bytes": r.bytes,
             })).collect::<Vec<_>>(),
             "component_phase_inputs": {
-                "random_half_streaming": i.random_half.json(),
-                "text_half_streaming": i.text_half.json(),
-                "text_half_stored_bytes": i.text_half_stored,
-                "tiny_jpg_streaming": i.base.json(),
-                "sample_bin_one_shot": i.sample_bin.json(),
-                "sample_jpg_one_shot": i.sample_jpg.json(),
-                "one_entry_one_shot": i.one_entry.json(),
-                "five_entries_one_shot": i.five_entries.json(),
+                "random_half_streaming": i.halves.random_half.json(),
+                "text_half_streaming": i.halves.text_half.json(),
+                "text_half_stored_bytes": i.halves.text_half_stored,
+                "tiny_jpg_streaming": i.small.base.json(),
+                "sample_bin_one_shot": i.small.sample_bin.json(),
+                "sample_jpg_one_shot": i.small.sample_jpg.json(),
+                "one_entry_one_shot": i.small.one_entry.json(),
+                "five_entries_one_shot": i.small.five_entries.json(),
             },
             "component_budget": {
                 "parts": self.phases.budget.iter().map(|(label, secs)| json!({ "part": label, "s": secs }))
@@ -1571,7 +1656,7 @@ fn group_digits(n: u64, separator: char) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(separator);
         }
         out.push(c);
