@@ -8,12 +8,12 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use wasmtime::component::{Linker, ResourceTable};
 use wasmtime::{
     Config, Engine, InstanceAllocationStrategy, PoolConcurrencyLimitError, PoolingAllocationConfig, ResourceLimiter,
-    Store, Trap,
+    Store, Trap, UpdateDeadline,
 };
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
@@ -85,16 +85,46 @@ pub enum CallError {
 }
 
 /// Per-store state: WASI (randomness only in practice: no files, no network, no
-/// environment are granted) and the memory limiter.
-pub struct StoreData {
+/// environment are granted), the memory limiter, the guest-time clock, and the host state
+/// of the world's imports (`()` for `library`).
+pub struct StoreData<T = ()> {
     wasi: WasiCtx,
     table: ResourceTable,
     limiter: MemoryLimiter,
+    /// Guest time accounting for the CPU limit.
+    pub clock: GuestClock,
+    /// The imports' state.
+    pub host: T,
 }
 
-impl WasiView for StoreData {
+impl<T: Send> WasiView for StoreData<T> {
     fn ctx(&mut self) -> WasiCtxView<'_> {
         WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+/// Measures how long a call has run *in the guest*: wall time since the call began minus
+/// the time spent waiting in host imports (SMTP, clamd, the store). The CPU limit applies
+/// to the guest's own work only; a slow mail server must not make a workflow call fail.
+#[derive(Debug, Clone, Copy)]
+pub struct GuestClock {
+    started: Instant,
+    host_wait: Duration,
+}
+
+impl GuestClock {
+    fn new() -> Self {
+        Self { started: Instant::now(), host_wait: Duration::ZERO }
+    }
+
+    /// Time the current call has spent running guest code.
+    pub fn guest_time(&self) -> Duration {
+        self.started.elapsed().saturating_sub(self.host_wait)
+    }
+
+    /// Records time spent in a host import.
+    pub fn add_host_wait(&mut self, waited: Duration) {
+        self.host_wait += waited;
     }
 }
 
@@ -146,31 +176,11 @@ impl Runtime {
 
     /// Like [`Runtime::new`] with another component binary (tests, embedders).
     pub fn with_component(config: RuntimeConfig, wasm: &[u8]) -> wasmtime::Result<Self> {
-        let mut wasm_config = Config::new();
-        wasm_config.epoch_interruption(true);
-        // Deep recursion in the guest must trap, not overflow the host's stack.
-        wasm_config.max_wasm_stack(1 << 20);
-        // A fresh instance per call is the isolation model; the pooling allocator makes it
-        // cheap by reusing pre-reserved slots instead of mapping and unmapping memory each
-        // time (docs/performance.md: instantiate + call 68–73 µs → 44–49 µs).
-        wasm_config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool(&config)));
-        let engine = Engine::new(&wasm_config)?;
+        let (engine, ticker_stop) = engine(&config)?;
         let (component, origin) = component_cache::load(&engine, wasm, config.cache_dir.as_deref())?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         let pre = LibraryPre::new(linker.instantiate_pre(&component)?)?;
-
-        let ticker_stop = Arc::new(AtomicBool::new(false));
-        let (weak_engine, stop) = (engine.weak(), ticker_stop.clone());
-        std::thread::Builder::new().name("sealmail-epoch".into()).spawn(move || {
-            while !stop.load(Ordering::Relaxed) {
-                std::thread::sleep(EPOCH_TICK);
-                match weak_engine.upgrade() {
-                    Some(engine) => engine.increment_epoch(),
-                    None => break,
-                }
-            }
-        })?;
         Ok(Self { inner: Arc::new(Inner { engine, pre, config, origin, ticker_stop }) })
     }
 
@@ -186,39 +196,90 @@ impl Runtime {
 
     /// A fresh store with limits and a fresh instance in it.
     pub(crate) async fn instantiate(&self) -> Result<Session, CallError> {
-        let data = StoreData {
-            wasi: WasiCtx::builder().build(),
-            table: ResourceTable::new(),
-            limiter: MemoryLimiter { max: self.inner.config.max_memory_bytes, denied: false },
-        };
-        let mut store = Store::new(&self.inner.engine, data);
-        store.limiter(|d| &mut d.limiter);
-        store.epoch_deadline_trap();
-        store.set_epoch_deadline(self.deadline_ticks());
-        let instance =
-            self.inner.pre.instantiate_async(&mut store).await.map_err(|e| match self.classify(&store, e) {
+        let mut store = new_store(&self.inner.engine, &self.inner.config, ());
+        let instance = self.inner.pre.instantiate_async(&mut store).await.map_err(|e| {
+            match classify(&self.inner.config, &store, e) {
                 CallError::Trap(why) => CallError::Instantiate(why),
                 other => other,
-            })?;
+            }
+        })?;
         Ok(Session { runtime: self.clone(), store, instance })
     }
+}
 
-    fn deadline_ticks(&self) -> u64 {
-        (self.inner.config.max_call_time.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64
+/// An engine with the sandbox's settings (epoch interruption, stack limit, pooling
+/// allocator) and its epoch ticker thread, which stops when the returned flag is set.
+pub(crate) fn engine(config: &RuntimeConfig) -> wasmtime::Result<(Engine, Arc<AtomicBool>)> {
+    let mut wasm_config = Config::new();
+    wasm_config.epoch_interruption(true);
+    // Deep recursion in the guest must trap, not overflow the host's stack.
+    wasm_config.max_wasm_stack(1 << 20);
+    // A fresh instance per call is the isolation model; the pooling allocator makes it
+    // cheap by reusing pre-reserved slots instead of mapping and unmapping memory each
+    // time (docs/performance.md: instantiate + call 68–73 µs → 44–49 µs).
+    wasm_config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool(config)));
+    let engine = Engine::new(&wasm_config)?;
+    let ticker_stop = Arc::new(AtomicBool::new(false));
+    let (weak_engine, stop) = (engine.weak(), ticker_stop.clone());
+    std::thread::Builder::new().name("sealmail-epoch".into()).spawn(move || {
+        while !stop.load(Ordering::Relaxed) {
+            std::thread::sleep(EPOCH_TICK);
+            match weak_engine.upgrade() {
+                Some(engine) => engine.increment_epoch(),
+                None => break,
+            }
+        }
+    })?;
+    Ok((engine, ticker_stop))
+}
+
+/// A fresh store with the memory limit and the guest-time limit of `config`.
+pub(crate) fn new_store<T: Send + 'static>(engine: &Engine, config: &RuntimeConfig, host: T) -> Store<StoreData<T>> {
+    let data = StoreData {
+        wasi: WasiCtx::builder().build(),
+        table: ResourceTable::new(),
+        limiter: MemoryLimiter { max: config.max_memory_bytes, denied: false },
+        clock: GuestClock::new(),
+        host,
+    };
+    let mut store = Store::new(engine, data);
+    store.limiter(|d| &mut d.limiter);
+    let max = config.max_call_time;
+    store.set_epoch_deadline(ticks(max));
+    // At each deadline, charge only guest time: time spent waiting in host imports is
+    // given back, so the call may continue for what is left of its budget.
+    store.epoch_deadline_callback(move |ctx| {
+        let used = ctx.data().clock.guest_time();
+        if used >= max {
+            return Ok(UpdateDeadline::Interrupt);
+        }
+        Ok(UpdateDeadline::Continue(ticks(max - used)))
+    });
+    store
+}
+
+/// Restarts the guest-time budget for the next call in `store`.
+pub(crate) fn reset_budget<T: Send>(store: &mut Store<StoreData<T>>, config: &RuntimeConfig) {
+    store.data_mut().clock = GuestClock::new();
+    store.set_epoch_deadline(ticks(config.max_call_time));
+}
+
+fn ticks(budget: Duration) -> u64 {
+    (budget.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64
+}
+
+/// Maps a failed call to what happened.
+pub(crate) fn classify<T>(config: &RuntimeConfig, store: &Store<StoreData<T>>, e: wasmtime::Error) -> CallError {
+    if store.data().limiter.denied {
+        return CallError::MemoryLimit { limit: config.max_memory_bytes };
     }
-
-    fn classify(&self, store: &Store<StoreData>, e: wasmtime::Error) -> CallError {
-        if store.data().limiter.denied {
-            return CallError::MemoryLimit { limit: self.inner.config.max_memory_bytes };
-        }
-        if e.downcast_ref::<PoolConcurrencyLimitError>().is_some() {
-            return CallError::Busy { limit: self.inner.config.max_instances };
-        }
-        match e.downcast_ref::<Trap>() {
-            Some(Trap::Interrupt) => CallError::TimeLimit { limit: self.inner.config.max_call_time },
-            Some(Trap::StackOverflow) => CallError::Trap("stack overflow (recursion too deep)".into()),
-            _ => CallError::Trap(format!("{e:#}")),
-        }
+    if e.downcast_ref::<PoolConcurrencyLimitError>().is_some() {
+        return CallError::Busy { limit: config.max_instances };
+    }
+    match e.downcast_ref::<Trap>() {
+        Some(Trap::Interrupt) => CallError::TimeLimit { limit: config.max_call_time },
+        Some(Trap::StackOverflow) => CallError::Trap("stack overflow (recursion too deep)".into()),
+        _ => CallError::Trap(format!("{e:#}")),
     }
 }
 
@@ -251,9 +312,9 @@ impl Session {
     where
         F: AsyncFnOnce(&crate::bindings::Library, &mut Store<StoreData>) -> wasmtime::Result<T>,
     {
-        let ticks = self.runtime.deadline_ticks();
-        self.store.set_epoch_deadline(ticks);
+        let config = &self.runtime.inner.config;
+        reset_budget(&mut self.store, config);
         let result = f(&self.instance, &mut self.store).await;
-        result.map_err(|e| self.runtime.classify(&self.store, e))
+        result.map_err(|e| classify(config, &self.store, e))
     }
 }

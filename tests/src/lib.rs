@@ -1,6 +1,8 @@
 //! Shared pieces of the system tests (`tests/tests/`) and the benchmark (`src/bin/`):
 //! the runtime under test, the request corpus, and third-party tool discovery.
 
+pub mod harness;
+
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 

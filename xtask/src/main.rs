@@ -70,7 +70,14 @@ fn python_has(module: &str) -> bool {
 }
 
 /// Debian packages the tests use, by the command that proves each is installed.
-const APT_PACKAGES: &[(&str, &str)] = &[("7z", "p7zip-full"), ("bsdtar", "libarchive-tools")];
+const APT_PACKAGES: &[(&str, &str)] = &[
+    ("7z", "p7zip-full"),
+    ("bsdtar", "libarchive-tools"),
+    // The antivirus tests start their own clamd (tests/src/harness/clamd.rs); apt does not
+    // start the service here, and the tests never use it.
+    ("clamscan", "clamav"),
+    ("/usr/sbin/clamd", "clamav-daemon"),
+];
 
 /// Python packages the tests use (the third-party AE-2 reader).
 const PIP_PACKAGES: &[(&str, &str)] = &[("pyzipper", "pyzipper==0.4.0")];
@@ -120,11 +127,24 @@ pub fn guest_wasm() -> PathBuf {
     target.join("wasm32-wasip2").join("guest").join("sealmail_guest.wasm")
 }
 
+/// The `service` world's component: the same crate with the `service` feature, built in
+/// its own target directory so that the two builds do not invalidate each other.
+pub fn service_wasm() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from);
+    target.join("service").join("wasm32-wasip2").join("guest").join("sealmail_guest.wasm")
+}
+
 fn build_guest() -> Result<()> {
-    run(cargo().args(["build", "--package", "sealmail-guest", "--target", "wasm32-wasip2", "--profile", "guest"]))?;
-    let wasm = guest_wasm();
-    let size = std::fs::metadata(&wasm).with_context(|| format!("the build did not produce {}", wasm.display()))?.len();
-    eprintln!("component: {} ({} KiB)", wasm.display(), size / 1024);
+    let guest = ["build", "--package", "sealmail-guest", "--target", "wasm32-wasip2", "--profile", "guest"];
+    run(cargo().args(guest))?;
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from);
+    let service_dir = target.join("service");
+    run(cargo().args(guest).args(["--features", "service", "--target-dir"]).arg(&service_dir))?;
+    for (world, wasm) in [("library", guest_wasm()), ("service", service_wasm())] {
+        let size =
+            std::fs::metadata(&wasm).with_context(|| format!("the build did not produce {}", wasm.display()))?.len();
+        eprintln!("component ({world} world): {} ({} KiB)", wasm.display(), size / 1024);
+    }
     Ok(())
 }
 
@@ -163,6 +183,21 @@ fn test() -> Result<()> {
     run(cargo().args(["fmt", "--all", "--", "--check"]))?;
     run(cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
     run(cargo().args(["clippy", "--package", "sealmail-guest", "--target", "wasm32-wasip2", "--", "-D", "warnings"]))?;
+    let service_dir =
+        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from).join("service");
+    run(cargo()
+        .args([
+            "clippy",
+            "--package",
+            "sealmail-guest",
+            "--target",
+            "wasm32-wasip2",
+            "--features",
+            "service",
+            "--target-dir",
+        ])
+        .arg(service_dir)
+        .args(["--", "-D", "warnings"]))?;
     run(cargo().args(["test", "--workspace", "--no-fail-fast"]))
 }
 

@@ -2,6 +2,7 @@
 
 mod password;
 mod seal;
+mod serve;
 mod validate;
 
 use std::path::PathBuf;
@@ -12,8 +13,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use sealmail::library::Strength;
 use sealmail::{Library, Runtime, RuntimeConfig};
 
-/// sealmail: secure transactional e-mail. Validates Retarus-format JobRequests, generates
-/// passwords and seals files into AES-256 ZIP archives, all inside a WebAssembly sandbox.
+/// sealmail: secure transactional e-mail. Serves a Retarus-compatible REST API, validates
+/// JobRequests, generates passwords and seals files into AES-256 ZIP archives, with every
+/// decision made inside a WebAssembly sandbox.
 #[derive(Parser)]
 #[command(version, propagate_version = true)]
 pub struct Cli {
@@ -48,6 +50,11 @@ enum Command {
     Validate(validate::ValidateArgs),
     /// Print a freshly generated password.
     Password(password::PasswordArgs),
+    /// Run the REST server, the workers and the delivery queue.
+    Serve(serve::ServeArgs),
+    /// Manage accounts.
+    #[command(subcommand)]
+    Account(serve::AccountCommand),
 }
 
 /// Password strengths as written on the command line.
@@ -77,6 +84,12 @@ impl From<StrengthArg> for Strength {
 
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    // The server takes its sandbox limits from its configuration file.
+    let command = match cli.command {
+        Command::Serve(args) => return serve::serve(args).await,
+        Command::Account(command) => return serve::account(command).await,
+        other => other,
+    };
     let s = &cli.sandbox;
     anyhow::ensure!(
         s.max_call_seconds > 0.0 && s.max_call_seconds.is_finite(),
@@ -91,7 +104,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     };
     let library =
         Library::new(Runtime::new(config).map_err(|e| anyhow::anyhow!("cannot load the sealmail component: {e:#}"))?);
-    match cli.command {
+    match command {
+        Command::Serve(_) | Command::Account(_) => unreachable!("dispatched above"),
         Command::Seal(args) => seal::run(&library, args).await,
         Command::Validate(args) => validate::run(&library, args).await,
         Command::Password(args) => password::run(&library, args).await,

@@ -1,0 +1,232 @@
+//! The `service` world's adapter: `workflow` exports to [`crate::workflow`], and the
+//! host-capability imports as its [`Host`](crate::workflow::Host). Type mapping only.
+
+use super::Component;
+use super::exports::sealmail::mail::workflow as wit;
+use super::sealmail::mail::{antivirus, clock, delivery, notifier, transport};
+use crate::request;
+use crate::workflow::{self as wf, Host};
+
+/// The imports, as the workflow's host.
+struct Imports;
+
+impl Host for Imports {
+    fn now(&mut self) -> u64 {
+        clock::now()
+    }
+
+    fn scan(&mut self, name: &str, content: &[u8]) -> wf::Verdict {
+        match antivirus::scan(name, content) {
+            antivirus::Verdict::Clean => wf::Verdict::Clean,
+            antivirus::Verdict::Infected(s) => wf::Verdict::Infected(s),
+            antivirus::Verdict::Unavailable(s) => wf::Verdict::Unavailable(s),
+            antivirus::Verdict::Skipped => wf::Verdict::Skipped,
+        }
+    }
+
+    fn send(&mut self, message_id: &str, recipients: &[String]) -> Vec<(String, wf::Outcome)> {
+        let reply = |r: transport::Reply| wf::Reply { code: r.code, enhanced: r.enhanced, text: r.text };
+        transport::send(message_id, recipients)
+            .into_iter()
+            .map(|r| {
+                let outcome = match r.outcome {
+                    transport::Outcome::Delivered(x) => wf::Outcome::Delivered(reply(x)),
+                    transport::Outcome::Permanent(x) => wf::Outcome::Permanent(reply(x)),
+                    transport::Outcome::Temporary(x) => wf::Outcome::Temporary(reply(x)),
+                };
+                (r.address, outcome)
+            })
+            .collect()
+    }
+
+    fn enqueue(&mut self, m: wf::OutgoingMessage) {
+        delivery::enqueue(&delivery::OutgoingMessage {
+            message_id: m.message_id,
+            kind: kind_to_wit(m.kind),
+            block: m.block,
+            parent: m.parent,
+            reverse_path: m.reverse_path,
+            recipients: m
+                .recipients
+                .into_iter()
+                .map(|r| delivery::Recipient { address: r.address, name: r.name, role: role_to_wit(r.role) })
+                .collect(),
+            content: m.content,
+            held_secret: m.held_secret,
+        });
+    }
+
+    fn held_secret(&mut self, message_id: &str) -> Option<Vec<u8>> {
+        delivery::held_secret(message_id)
+    }
+
+    fn emit(&mut self, e: wf::Event) {
+        notifier::emit(&notifier::Event {
+            block: e.block,
+            recipient: e.recipient,
+            kind: event_kind_to_wit(e.kind),
+            description: e.description,
+        });
+    }
+}
+
+impl wit::Guest for Component {
+    fn start_job(
+        job: wit::JobContext,
+        request_bytes: Vec<u8>,
+        limits: wit::Limits,
+        policy: wit::Policy,
+    ) -> Result<wit::StartOutcome, wit::WorkflowError> {
+        let ctx = wf::JobContext {
+            job_id: job.job_id,
+            received_ms: job.received_ms,
+            message_id_domain: job.message_id_domain,
+            attempts: job.attempts,
+        };
+        let limits = request::Limits {
+            max_request_bytes: limits.max_request_bytes,
+            max_message_bytes: limits.max_message_bytes,
+            max_addresses: limits.max_addresses,
+        };
+        let outcome = wf::start_job(
+            &mut Imports,
+            &mut super::system_rng(),
+            &ctx,
+            &request_bytes,
+            &limits,
+            &policy_from_wit(policy),
+        )
+        .map_err(error_to_wit)?;
+        Ok(match outcome {
+            wf::StartOutcome::Queued => wit::StartOutcome::Queued,
+            wf::StartOutcome::Dropped(updates) => {
+                wit::StartOutcome::Dropped(updates.into_iter().map(update_to_wit).collect())
+            }
+            wf::StartOutcome::Retry(at, why) => wit::StartOutcome::Retry((at, why)),
+        })
+    }
+
+    fn deliver(message: wit::MessageState, policy: wit::Policy) -> Result<wit::DeliverOutcome, wit::WorkflowError> {
+        let message = wf::MessageState {
+            message_id: message.message_id,
+            kind: match message.kind {
+                delivery::MessageKind::Original => wf::MessageKind::Original,
+                delivery::MessageKind::PasswordMail => wf::MessageKind::PasswordMail,
+            },
+            block: message.block,
+            parent: message.parent,
+            first_attempt_ms: message.first_attempt_ms,
+            attempts: message.attempts,
+            recipients: message
+                .recipients
+                .into_iter()
+                .map(|r| wf::RecipientState {
+                    address: r.address,
+                    name: r.name,
+                    role: match r.role {
+                        delivery::Role::To => wf::Role::To,
+                        delivery::Role::Cc => wf::Role::Cc,
+                        delivery::Role::Bcc => wf::Role::Bcc,
+                    },
+                    status: status_from_wit(r.status),
+                })
+                .collect(),
+        };
+        let outcome = wf::deliver(&mut Imports, &mut super::system_rng(), &message, &policy_from_wit(policy))
+            .map_err(error_to_wit)?;
+        Ok(wit::DeliverOutcome {
+            updates: outcome.updates.into_iter().map(update_to_wit).collect(),
+            retry_at: outcome.retry_at,
+            erase_held_secret: outcome.erase_held_secret,
+        })
+    }
+}
+
+fn policy_from_wit(p: wit::Policy) -> wf::Policy {
+    wf::Policy { retry_delays_ms: p.retry_delays_ms, max_queue_lifetime_ms: p.max_queue_lifetime_ms }
+}
+
+fn error_to_wit(e: wf::WorkflowError) -> wit::WorkflowError {
+    match e {
+        wf::WorkflowError::Invalid(problems) => {
+            wit::WorkflowError::Invalid(problems.into_iter().map(super::problem_to_wit).collect())
+        }
+        wf::WorkflowError::Internal(why) => wit::WorkflowError::Internal(why),
+    }
+}
+
+fn update_to_wit(u: wf::RecipientUpdate) -> wit::RecipientUpdate {
+    wit::RecipientUpdate {
+        block: u.block,
+        address: u.address,
+        status: status_to_wit(u.status),
+        password: u.password.map(|p| match p {
+            wf::PasswordState::None => delivery::PasswordState::None,
+            wf::PasswordState::Pending => delivery::PasswordState::Pending,
+            wf::PasswordState::Queued => delivery::PasswordState::Queued,
+            wf::PasswordState::Ok => delivery::PasswordState::Ok,
+            wf::PasswordState::Failed => delivery::PasswordState::Failed,
+            wf::PasswordState::NotTriggered => delivery::PasswordState::NotTriggered,
+        }),
+        reply: u.reply,
+        detail: u.detail,
+    }
+}
+
+fn status_to_wit(s: wf::DeliveryStatus) -> delivery::DeliveryStatus {
+    use delivery::DeliveryStatus as W;
+    match s {
+        wf::DeliveryStatus::Queued => W::Queued,
+        wf::DeliveryStatus::Deferred => W::Deferred,
+        wf::DeliveryStatus::Delivered => W::Delivered,
+        wf::DeliveryStatus::Bounced => W::Bounced,
+        wf::DeliveryStatus::Expired => W::Expired,
+        wf::DeliveryStatus::Dropped => W::Dropped,
+    }
+}
+
+fn status_from_wit(s: delivery::DeliveryStatus) -> wf::DeliveryStatus {
+    use delivery::DeliveryStatus as W;
+    match s {
+        W::Queued => wf::DeliveryStatus::Queued,
+        W::Deferred => wf::DeliveryStatus::Deferred,
+        W::Delivered => wf::DeliveryStatus::Delivered,
+        W::Bounced => wf::DeliveryStatus::Bounced,
+        W::Expired => wf::DeliveryStatus::Expired,
+        W::Dropped => wf::DeliveryStatus::Dropped,
+    }
+}
+
+fn kind_to_wit(k: wf::MessageKind) -> delivery::MessageKind {
+    match k {
+        wf::MessageKind::Original => delivery::MessageKind::Original,
+        wf::MessageKind::PasswordMail => delivery::MessageKind::PasswordMail,
+    }
+}
+
+fn role_to_wit(r: wf::Role) -> delivery::Role {
+    match r {
+        wf::Role::To => delivery::Role::To,
+        wf::Role::Cc => delivery::Role::Cc,
+        wf::Role::Bcc => delivery::Role::Bcc,
+    }
+}
+
+fn event_kind_to_wit(k: wf::EventKind) -> notifier::EventKind {
+    use notifier::EventKind as W;
+    use wf::EventKind as K;
+    match k {
+        K::ProcessingStarted => W::ProcessingStarted,
+        K::ProcessingFinished => W::ProcessingFinished,
+        K::VirusDetected => W::VirusDetected,
+        K::ProcessingFailed => W::ProcessingFailed,
+        K::AntivirusSkipped => W::AntivirusSkipped,
+        K::Delivered => W::Delivered,
+        K::Deferred => W::Deferred,
+        K::HardBounce => W::HardBounce,
+        K::SoftBounce => W::SoftBounce,
+        K::PasswordMailOk => W::PasswordMailOk,
+        K::PasswordMailFailed => W::PasswordMailFailed,
+        K::PasswordMailNotTriggered => W::PasswordMailNotTriggered,
+    }
+}

@@ -1,0 +1,186 @@
+//! `start-job`: a stored request becomes queued messages (DESIGN §3).
+//!
+//! Order matters: attachments are scanned *before* anything is sealed (DESIGN §6 — after
+//! encryption no scanner can look inside), and no event is emitted before the scan has an
+//! answer, so a job that must wait for a scanner leaves nothing behind to repeat.
+
+use rand::{CryptoRng, RngCore};
+
+use super::secret::HeldSecret;
+use super::{
+    DeliveryStatus, Event, EventKind, Host, JobContext, MessageKind, OutgoingMessage, PasswordState, Policy, Recipient,
+    RecipientUpdate, Role, StartOutcome, Verdict, WorkflowError,
+};
+use crate::archive::{self, Timestamp};
+use crate::mime;
+use crate::password;
+use crate::request::model::{Job, RecipientBlock};
+use crate::request::{Limits, validate};
+
+/// Validates, scans, seals, renders and queues one message per recipient block.
+pub fn start_job<H: Host, R: RngCore + CryptoRng>(
+    host: &mut H,
+    rng: &mut R,
+    ctx: &JobContext,
+    request: &[u8],
+    limits: &Limits,
+    policy: &Policy,
+) -> Result<StartOutcome, WorkflowError> {
+    let job = validate(request, limits).map_err(WorkflowError::Invalid)?.job;
+    let secure = job.secure_document.is_some();
+
+    // Scan first. Antivirus active: every attachment; otherwise only the flagged ones
+    // (the validator already refuses secure documents without antivirus, DESIGN §3.5).
+    let mut skipped = false;
+    for attachment in job.attachments.iter().filter(|a| job.antivirus || a.sealed) {
+        match host.scan(&attachment.name, &attachment.content) {
+            Verdict::Clean => {}
+            Verdict::Skipped => skipped = true,
+            Verdict::Infected(found) => {
+                let why = format!("attachment {:?}: {found}; the job was discarded", attachment.name);
+                return Ok(drop_job(host, &job, EventKind::VirusDetected, &why));
+            }
+            Verdict::Unavailable(why) => {
+                let now = host.now();
+                if now.saturating_sub(ctx.received_ms) >= policy.max_queue_lifetime_ms {
+                    let why = format!("no virus scan possible within the queue lifetime ({why})");
+                    return Ok(drop_job(host, &job, EventKind::ProcessingFailed, &why));
+                }
+                return Ok(StartOutcome::Retry(now + policy.delay(ctx.attempts), why));
+            }
+        }
+    }
+
+    each_recipient(&job, |block, address| {
+        host.emit(event(block, address, EventKind::ProcessingStarted, "processing started"));
+        if skipped {
+            let why = "no virus scanner is configured; sent unscanned (allow_insecure_no_antivirus)";
+            host.emit(event(block, address, EventKind::AntivirusSkipped, why));
+        }
+    });
+
+    let now = host.now();
+    for (index, block) in job.blocks.iter().enumerate() {
+        let message = original_message(&job, index as u32, block, ctx, now, rng)?;
+        host.enqueue(message);
+    }
+    each_recipient(&job, |block, address| {
+        let what = if secure { "message rendered, attachments sealed, queued" } else { "message rendered, queued" };
+        host.emit(event(block, address, EventKind::ProcessingFinished, what));
+    });
+    Ok(StartOutcome::Queued)
+}
+
+/// Renders (and, for a secure job, seals and protects) the message of one block.
+fn original_message<R: RngCore + CryptoRng>(
+    job: &Job,
+    index: u32,
+    block: &RecipientBlock,
+    ctx: &JobContext,
+    now: u64,
+    rng: &mut R,
+) -> Result<OutgoingMessage, WorkflowError> {
+    let token = random_token(rng);
+    let message_id = format!("{token}@{}", ctx.message_id_domain);
+    let envelope = mime::Envelope { message_id: &message_id, date_unix_ms: now, boundary_seed: &token };
+
+    let (content, held_secret) = match &job.secure_document {
+        None => (mime::render_original(job, block, None, &envelope), None),
+        Some(settings) => {
+            // DESIGN §3.4: one archive and one password per message.
+            let password = password::generate(rng, settings.strength);
+            let files: Vec<(&str, &[u8])> =
+                job.attachments.iter().filter(|a| a.sealed).map(|a| (a.name.as_str(), a.content.as_slice())).collect();
+            let sealed = archive::seal(&settings.archive_name, &files, &password, zip_timestamp(now), &mut *rng)
+                .map_err(|e| WorkflowError::Internal(format!("sealing the attachments failed: {e}")))?;
+            let archive = mime::SealedArchive { file_name: &sealed.name, bytes: &sealed.bytes };
+            let content = mime::render_original(job, block, Some(&archive), &envelope);
+            let secret = HeldSecret {
+                v: HeldSecret::VERSION,
+                password,
+                subject: mime::password_mail_subject(&settings.subject_prefix, &job.subject.text),
+                from_name: job.header_from.name.clone(),
+                from_address: job.header_from.address.clone(),
+                archive_name: sealed.name.clone(),
+                reverse_path: job.sender.address.clone(),
+            };
+            (content, Some(secret.to_bytes()))
+        }
+    };
+    Ok(OutgoingMessage {
+        message_id,
+        kind: MessageKind::Original,
+        block: index,
+        parent: None,
+        reverse_path: job.sender.address.clone(),
+        recipients: recipients(block),
+        content,
+        held_secret,
+    })
+}
+
+/// The block's envelope recipients with their roles; an address listed twice is sent to
+/// once, in the first role it has (the same order as `envelope_recipients`).
+pub(super) fn recipients(block: &RecipientBlock) -> Vec<Recipient> {
+    let mut out: Vec<Recipient> = Vec::new();
+    let roles = [(Role::To, &block.to), (Role::Cc, &block.cc), (Role::Bcc, &block.bcc)];
+    for (role, list) in roles {
+        for m in list {
+            if !out.iter().any(|r| r.address.eq_ignore_ascii_case(&m.address)) {
+                out.push(Recipient { address: m.address.clone(), name: m.name.clone(), role });
+            }
+        }
+    }
+    out
+}
+
+/// Ends the job without sending anything: `kind` (virus, failure) for every recipient, and
+/// for a secure job PASSWORD_MAIL/NOT_TRIGGERED too (DESIGN §5: every recipient of a secure
+/// message ends with exactly one PASSWORD_MAIL event).
+fn drop_job<H: Host>(host: &mut H, job: &Job, kind: EventKind, why: &str) -> StartOutcome {
+    let secure = job.secure_document.is_some();
+    let mut updates = Vec::new();
+    each_recipient(job, |block, address| {
+        host.emit(event(block, address, EventKind::ProcessingStarted, "processing started"));
+        host.emit(event(block, address, kind, why));
+        if secure {
+            host.emit(event(block, address, EventKind::PasswordMailNotTriggered, "the message was not sent"));
+        }
+        updates.push(RecipientUpdate {
+            block,
+            address: address.to_owned(),
+            status: DeliveryStatus::Dropped,
+            password: secure.then_some(PasswordState::NotTriggered),
+            reply: None,
+            detail: None,
+        });
+    });
+    StartOutcome::Dropped(updates)
+}
+
+fn each_recipient(job: &Job, mut f: impl FnMut(u32, &str)) {
+    for (index, block) in job.blocks.iter().enumerate() {
+        for address in block.envelope_recipients() {
+            f(index as u32, &address);
+        }
+    }
+}
+
+pub(super) fn event(block: u32, recipient: &str, kind: EventKind, description: &str) -> Event {
+    Event { block, recipient: recipient.to_owned(), kind, description: description.to_owned() }
+}
+
+/// 128 random bits, hex: unique Message-IDs (RFC 5322 §3.6.4) that say nothing about the job.
+pub(super) fn random_token<R: RngCore>(rng: &mut R) -> String {
+    let mut bytes = [0u8; 16];
+    rng.fill_bytes(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The archive entries' date: the time of sealing, in UTC (ZIP stores no zone).
+fn zip_timestamp(unix_ms: u64) -> Timestamp {
+    let (year, month, day, hour, minute, second) = mime::civil_time(unix_ms);
+    // The MS-DOS date field ends in 2107; a clock past that is broken, not a reason to fail.
+    let year = year.clamp(1980, 2107) as u16;
+    Timestamp { year, month, day, hour, minute, second }
+}

@@ -1,0 +1,33 @@
+//! Liveness and readiness. `/healthz`: the process serves HTTP. `/readyz`: the store
+//! answers and every configured virus scanner answers PING.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use super::AppState;
+
+pub(crate) async fn healthz() -> Response {
+    (StatusCode::OK, axum::Json(json!({ "status": "ok" }))).into_response()
+}
+
+pub(crate) async fn readyz(State(state): State<Arc<AppState>>) -> Response {
+    let mut problems = Vec::new();
+    if let Err(e) = state.store.unfinished_jobs().await {
+        problems.push(format!("store: {e}"));
+    }
+    if let Some(scanners) = &state.scanners
+        && let Err(e) = scanners.ping().await
+    {
+        problems.push(format!("antivirus: {e}"));
+    }
+    if problems.is_empty() {
+        (StatusCode::OK, axum::Json(json!({ "status": "ready" }))).into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, axum::Json(json!({ "status": "not ready", "problems": problems })))
+            .into_response()
+    }
+}

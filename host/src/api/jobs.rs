@@ -1,0 +1,243 @@
+//! `POST /rest/v1/jobs` (submission) and `GET /rest/v1/jobs/{jobId}` (status report).
+//!
+//! Submission order: authenticate → content type → size → back-pressure → validation in
+//! the component → antivirus configuration → durable store (fsync'd) → `202`. Nothing is
+//! acknowledged that is not on disk (DESIGN §2).
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use super::auth::authenticate;
+use super::{AppState, error, error_with, rfc3339_ms, unavailable};
+use crate::library::JobSummary;
+use crate::service::clock::now_ms;
+use crate::store::codes::password_code;
+use crate::store::{NewJob, NewRecipient, Role, Submitted, event_codes, status_codes};
+use crate::validation_json;
+
+/// Longest accepted `Idempotency-Key`.
+const MAX_IDEMPOTENCY_KEY: usize = 255;
+
+pub(crate) async fn submit(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Body) -> Response {
+    let account = match authenticate(&state, &headers).await {
+        Ok(a) => a,
+        Err(response) => return response,
+    };
+    if !is_json(&headers) {
+        return error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "UNSUPPORTED_MEDIA_TYPE",
+            "the body must be a JobRequest sent as Content-Type: application/json (UTF-8)",
+        );
+    }
+    let limit = state.limits.max_request_bytes;
+    let too_large =
+        || error(StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE", format!("the request body exceeds {limit} bytes"));
+    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return too_large();
+    }
+    let bytes = match axum::body::to_bytes(body, limit as usize).await {
+        Ok(b) => b,
+        Err(_) => return too_large(),
+    };
+    if state.unfinished.load(Ordering::Relaxed) >= state.max_unfinished {
+        return unavailable("QUEUE_FULL", "too many jobs are in progress; retry later", 5);
+    }
+    let idempotency = match headers.get("idempotency-key").map(|v| v.to_str().map(str::to_owned)) {
+        None => None,
+        Some(Ok(key)) if !key.is_empty() && key.len() <= MAX_IDEMPOTENCY_KEY => Some(key),
+        Some(_) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "INVALID_IDEMPOTENCY_KEY",
+                format!("Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} visible ASCII characters"),
+            );
+        }
+    };
+
+    let summary = match state.library.validate(&bytes, Some(state.limits)).await {
+        Ok(Ok(summary)) => summary,
+        Ok(Err(problems)) => {
+            let list: Vec<Value> = problems.iter().map(validation_json::problem).collect();
+            let message = format!("the JobRequest has {} problem(s); each names its JSON path", list.len());
+            return error_with(StatusCode::BAD_REQUEST, "INVALID_REQUEST", message, json!({ "problems": list }));
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "validation failed in the sandbox");
+            return error(StatusCode::INTERNAL_SERVER_ERROR, "VALIDATION_FAILED", format!("validation failed: {e}"));
+        }
+    };
+    if summary.antivirus && state.scanners.is_none() && !state.allow_insecure_no_antivirus {
+        let problem = json!({
+            "path": "/job/features/antivirus/active",
+            "kind": "unsupported",
+            "message": "antivirus scanning was requested but this server has no virus scanner: configure one \
+                        ([antivirus] scanners = [\"tcp://127.0.0.1:3310\"] in the config file, or \
+                        SEALMAIL_ANTIVIRUS__SCANNERS), or set allow_insecure_no_antivirus = true to send unscanned",
+        });
+        return error_with(
+            StatusCode::BAD_REQUEST,
+            "INVALID_REQUEST",
+            "the JobRequest has 1 problem(s); each names its JSON path",
+            json!({ "problems": [problem] }),
+        );
+    }
+
+    let job_id = uuid::Uuid::new_v4().to_string();
+    let job = NewJob {
+        id: job_id.clone(),
+        account: account.name.clone(),
+        received_ms: now_ms(),
+        request: bytes.to_vec(),
+        recipients: recipients(&summary),
+        secure: summary.secure_document.is_some(),
+        idempotency: idempotency.map(|key| (key, Sha256::digest(&bytes).into())),
+    };
+    let warnings: Vec<Value> = summary.warnings.iter().map(validation_json::warning).collect();
+    match state.store.submit(job).await {
+        Ok(Submitted::Created) => {
+            state.unfinished.fetch_add(1, Ordering::Relaxed);
+            state.wake.notify_one();
+            accepted(&job_id, warnings, false)
+        }
+        Ok(Submitted::Replay(first)) => accepted(&first, warnings, true),
+        Ok(Submitted::Conflict) => error(
+            StatusCode::CONFLICT,
+            "IDEMPOTENCY_CONFLICT",
+            "this Idempotency-Key was used in the last 24 hours with a different request body",
+        ),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot store a job");
+            unavailable("STORE_UNAVAILABLE", "the job could not be stored; it was not accepted", 5)
+        }
+    }
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    let Some(value) = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else { return false };
+    let mut parts = value.split(';').map(str::trim);
+    let media = parts.next().unwrap_or_default();
+    let charset_ok = parts.all(|p| match p.split_once('=') {
+        Some((k, v)) if k.trim().eq_ignore_ascii_case("charset") => {
+            v.trim().trim_matches('"').eq_ignore_ascii_case("utf-8")
+        }
+        _ => true,
+    });
+    media.eq_ignore_ascii_case("application/json") && charset_ok
+}
+
+/// Every envelope recipient with the role it first appears in (as the workflow sends it).
+fn recipients(summary: &JobSummary) -> Vec<NewRecipient> {
+    let mut out = Vec::new();
+    for m in &summary.messages {
+        for address in &m.envelope_recipients {
+            let has = |list: &[crate::bindings::validation::Mailbox]| {
+                list.iter().any(|x| x.address.eq_ignore_ascii_case(address))
+            };
+            let role = if has(&m.to) {
+                Role::To
+            } else if has(&m.cc) {
+                Role::Cc
+            } else {
+                Role::Bcc
+            };
+            out.push(NewRecipient { block: m.block, address: address.clone(), role, reference: m.reference.clone() });
+        }
+    }
+    out
+}
+
+fn accepted(job_id: &str, warnings: Vec<Value>, replayed: bool) -> Response {
+    let mut body = json!({ "jobId": job_id, "meta": { "jobId": job_id } });
+    if !warnings.is_empty() {
+        body["warnings"] = Value::Array(warnings);
+    }
+    let mut response = (StatusCode::ACCEPTED, axum::Json(body)).into_response();
+    if let Ok(location) = HeaderValue::from_str(&format!("/rest/v1/jobs/{job_id}")) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    if replayed {
+        response.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    response
+}
+
+pub(crate) async fn status(
+    State(state): State<Arc<AppState>>,
+    Path(job_id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let account = match authenticate(&state, &headers).await {
+        Ok(a) => a,
+        Err(response) => return response,
+    };
+    let report = match state.store.job_status(&account.name, &job_id).await {
+        Ok(Some(report)) => report,
+        // Another account's job looks exactly like no job (DESIGN §2: 404, never 403).
+        Ok(None) => return error(StatusCode::NOT_FOUND, "NOT_FOUND", format!("no job {job_id:?} in this account")),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot read a job");
+            return unavailable("STORE_UNAVAILABLE", "the job store is unavailable", 5);
+        }
+    };
+    let recipients: Vec<Value> = report
+        .recipients
+        .iter()
+        .map(|r| {
+            let (status, sub_status) = status_codes(r.status);
+            json!({
+                "block": r.block,
+                "email": r.address,
+                "type": match r.role { Role::To => "TO", Role::Cc => "CC", Role::Bcc => "BCC" },
+                "reference": r.reference,
+                "status": status,
+                "subStatus": sub_status,
+                "detail": r.detail,
+                "lastReply": r.reply,
+                "passwordMail": password_code(r.password),
+                "updatedTs": rfc3339_ms(r.updated_ms),
+            })
+        })
+        .collect();
+    let events: Vec<Value> = report
+        .events
+        .iter()
+        .map(|e| {
+            let (phase, st, ty, sub) = event_codes(e.kind);
+            json!({
+                "seq": e.seq,
+                "block": e.block,
+                "email": e.recipient,
+                "phase": phase,
+                "state": st,
+                "type": ty,
+                "subType": sub,
+                "ts": rfc3339_ms(e.ts_ms),
+                "description": e.description,
+            })
+        })
+        .collect();
+    let state_name = match report.state.as_str() {
+        "queued" => "QUEUED",
+        "finished" => "FINISHED",
+        _ => "IN_PROGRESS",
+    };
+    let body = json!({
+        "jobId": report.id,
+        "meta": { "jobId": report.id },
+        "state": state_name,
+        "receivedTs": rfc3339_ms(report.received_ms),
+        "finishedTs": report.finished_ms.map(rfc3339_ms),
+        "recipients": recipients,
+        "events": events,
+    });
+    (StatusCode::OK, axum::Json(body)).into_response()
+}

@@ -1,0 +1,84 @@
+//! The REST API (DESIGN §2): `POST /rest/v1/jobs`, `GET /rest/v1/jobs/{jobId}`, `/healthz`,
+//! `/readyz`. Handlers do HTTP only; validation is the component's, storage the store's.
+
+mod auth;
+mod health;
+mod jobs;
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+
+use axum::Router;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+use tokio::sync::Notify;
+
+use crate::accounts::Accounts;
+use crate::antivirus::Scanners;
+use crate::library::{Library, Limits};
+use crate::store::Store;
+
+/// What the handlers share.
+pub struct AppState {
+    /// The `library` component (validation).
+    pub library: Library,
+    /// The store.
+    pub store: Arc<dyn Store>,
+    /// Accounts.
+    pub accounts: Accounts,
+    /// Request limits.
+    pub limits: Limits,
+    /// Jobs accepted and not finished.
+    pub unfinished: Arc<AtomicU64>,
+    /// Most unfinished jobs before `503`.
+    pub max_unfinished: u64,
+    /// Wakes a worker when a job is stored.
+    pub wake: Arc<Notify>,
+    /// Configured scanners (none: `None`).
+    pub scanners: Option<Scanners>,
+    /// `allow_insecure_no_antivirus`.
+    pub allow_insecure_no_antivirus: bool,
+}
+
+/// The router.
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/rest/v1/jobs", post(jobs::submit))
+        .route("/rest/v1/jobs/{job_id}", get(jobs::status))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .fallback(not_found)
+        .with_state(state)
+}
+
+async fn not_found() -> Response {
+    error(StatusCode::NOT_FOUND, "NOT_FOUND", "no such resource")
+}
+
+/// An error response: `{"code": ..., "message": ...}`.
+pub(crate) fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
+    error_with(status, code, message, Value::Null)
+}
+
+/// An error response with extra fields (merged into the object).
+pub(crate) fn error_with(status: StatusCode, code: &str, message: impl Into<String>, extra: Value) -> Response {
+    let mut body = json!({ "code": code, "message": message.into() });
+    if let (Value::Object(b), Value::Object(e)) = (&mut body, extra) {
+        b.extend(e);
+    }
+    (status, axum::Json(body)).into_response()
+}
+
+/// `503` with `Retry-After` (seconds).
+pub(crate) fn unavailable(code: &str, message: impl Into<String>, retry_after_secs: u32) -> Response {
+    let mut r = error(StatusCode::SERVICE_UNAVAILABLE, code, message);
+    r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+    r
+}
+
+/// RFC 3339 UTC with milliseconds (the format of Retarus' timestamps).
+pub(crate) fn rfc3339_ms(unix_ms: u64) -> String {
+    humantime::format_rfc3339_millis(std::time::UNIX_EPOCH + std::time::Duration::from_millis(unix_ms)).to_string()
+}

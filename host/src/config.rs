@@ -1,0 +1,299 @@
+//! The server's configuration: a TOML file (`sealmail serve --config FILE`), overridden by
+//! `SEALMAIL_*` environment variables, on top of local defaults that run with no file at
+//! all (SQLite in a data directory, the outbox transport, `127.0.0.1:8080`).
+//!
+//! Environment overrides: `SEALMAIL_LISTEN=0.0.0.0:8080` sets a top-level key,
+//! `SEALMAIL_QUEUE__WORKERS=8` a key of a section (`__` separates levels). A value is read
+//! as TOML when it parses as a TOML value (numbers, booleans, arrays), else as a string.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::transport::TransportConfig;
+
+/// Why the configuration could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file or an override is not valid TOML or has a wrong key or value.
+    #[error("invalid configuration{}: {message}", .path.as_ref().map(|p| format!(" in {}", p.display())).unwrap_or_default())]
+    Invalid {
+        /// The file, if the problem is in it.
+        path: Option<PathBuf>,
+        /// The parser's message (names the key).
+        message: String,
+    },
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Where the REST API listens.
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// Directory for the SQLite database, the generated keys and the default outbox.
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
+    /// `sqlite://PATH` (default: `sqlite://<data_dir>/sealmail.db`).
+    pub database_url: Option<String>,
+    /// The key that encrypts attachments and held passwords at rest: 32 bytes, base64.
+    /// Default: generated on first start into `<data_dir>/storage.key` (mode 0600).
+    pub storage_key: Option<String>,
+    /// The domain of generated `Message-ID`s (RFC 5322 §3.6.4); use one you control.
+    #[serde(default = "default_message_id_domain")]
+    pub message_id_domain: String,
+    /// Queue and retry settings.
+    #[serde(default)]
+    pub queue: QueueConfig,
+    /// Where mail goes (default: the outbox in `<data_dir>/outbox`).
+    pub transport: Option<TransportConfig>,
+    /// Virus scanners.
+    #[serde(default)]
+    pub antivirus: AntivirusConfig,
+    /// Request limits.
+    #[serde(default)]
+    pub limits: LimitsConfig,
+    /// Sandbox limits of the component.
+    #[serde(default)]
+    pub sandbox: SandboxConfig,
+    /// Accounts defined in the file (more can be added with `sealmail account add`).
+    #[serde(default)]
+    pub accounts: Vec<AccountConfig>,
+}
+
+/// Queue, workers, retries.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct QueueConfig {
+    /// Concurrent workflow calls (start-job and delivery attempts).
+    pub workers: usize,
+    /// Most jobs accepted but not finished; beyond it `POST /rest/v1/jobs` answers 503.
+    pub max_jobs_in_flight: u64,
+    /// Delays between delivery attempts of a deferred message, seconds; the last repeats.
+    pub retry_delays_secs: Vec<u64>,
+    /// How long a message may stay undelivered before it expires (DESIGN §3.9: 5 days, like
+    /// Postfix's `maximal_queue_lifetime`).
+    pub max_queue_lifetime_secs: u64,
+    /// How long a worker owns claimed work before another may take it over.
+    pub lease_secs: u64,
+    /// How often idle workers look for due work, milliseconds.
+    pub poll_ms: u64,
+}
+
+impl Default for QueueConfig {
+    fn default() -> Self {
+        Self {
+            workers: 4,
+            max_jobs_in_flight: 10_000,
+            // Postfix-like back-off: quick first retries, then hourly.
+            retry_delays_secs: vec![60, 300, 900, 1800, 3600],
+            max_queue_lifetime_secs: 5 * 24 * 3600,
+            lease_secs: 300,
+            poll_ms: 250,
+        }
+    }
+}
+
+impl QueueConfig {
+    /// The lease duration.
+    pub fn lease(&self) -> Duration {
+        Duration::from_secs(self.lease_secs.max(1))
+    }
+}
+
+/// Virus scanning (DESIGN §6).
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct AntivirusConfig {
+    /// clamd addresses, `tcp://HOST:PORT` or `unix:///PATH`; all must pass.
+    pub scanners: Vec<String>,
+    /// Accept jobs that ask for antivirus when no scanner is configured (loud warning; the
+    /// skip is recorded as an event of every such job).
+    pub allow_insecure_no_antivirus: bool,
+    /// Per-scan timeout, seconds (default 60).
+    pub timeout_secs: Option<u64>,
+}
+
+/// Request limits (DESIGN §2).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Largest request body, bytes.
+    pub max_request_bytes: u64,
+    /// Largest rendered message, bytes.
+    pub max_message_bytes: u64,
+    /// Most addresses per request.
+    pub max_addresses: u32,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self { max_request_bytes: 28 * 1024 * 1024, max_message_bytes: 20_000_000, max_addresses: 1000 }
+    }
+}
+
+/// The component's sandbox.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SandboxConfig {
+    /// Linear memory per instance, MiB.
+    pub max_memory_mib: usize,
+    /// Guest CPU time per workflow call, seconds (time waiting in host calls not counted).
+    pub max_call_secs: u64,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        Self { max_memory_mib: 256, max_call_secs: 10 }
+    }
+}
+
+/// An account from the file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountConfig {
+    /// The HTTP Basic user name.
+    pub name: String,
+    /// The HTTP Basic password (random, ≥ 32 characters recommended).
+    pub secret: String,
+    /// Retarus' `customerNo`, echoed in callbacks.
+    pub customer_no: Option<String>,
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8080))
+}
+
+fn default_data_dir() -> PathBuf {
+    PathBuf::from("sealmail-data")
+}
+
+fn default_message_id_domain() -> String {
+    "sealmail.localhost".into()
+}
+
+impl Config {
+    /// Loads `file` (or only the defaults), then applies `SEALMAIL_*` overrides from `env`.
+    pub fn load(file: Option<&Path>, env: impl IntoIterator<Item = (String, String)>) -> Result<Self, ConfigError> {
+        let mut table = match file {
+            None => toml::Table::new(),
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+                text.parse::<toml::Table>()
+                    .map_err(|e| ConfigError::Invalid { path: Some(path.to_owned()), message: e.to_string() })?
+            }
+        };
+        for (key, value) in env {
+            let Some(name) = key.strip_prefix("SEALMAIL_") else { continue };
+            // Variables the binary itself reads (logging, caches) are not configuration keys.
+            if matches!(name, "LOG" | "CACHE_DIR" | "GUEST_WASM" | "SERVICE_WASM") {
+                continue;
+            }
+            let path: Vec<String> = name.split("__").map(str::to_ascii_lowercase).collect();
+            set_path(&mut table, &path, parse_value(&value));
+        }
+        toml::Value::Table(table).try_into().map_err(|e: toml::de::Error| ConfigError::Invalid {
+            path: file.map(Path::to_owned),
+            message: e.to_string(),
+        })
+    }
+
+    /// The database file of an `sqlite://` URL (or the default in the data directory).
+    pub fn sqlite_path(&self) -> Result<PathBuf, ConfigError> {
+        match &self.database_url {
+            None => Ok(self.data_dir.join("sealmail.db")),
+            Some(url) => url.strip_prefix("sqlite://").map(PathBuf::from).ok_or_else(|| ConfigError::Invalid {
+                path: None,
+                message: format!("database_url {url:?}: only sqlite://PATH is supported by this version"),
+            }),
+        }
+    }
+
+    /// The transport, with the outbox default.
+    pub fn transport(&self) -> TransportConfig {
+        self.transport.clone().unwrap_or_else(|| TransportConfig::Outbox { dir: self.data_dir.join("outbox") })
+    }
+}
+
+fn parse_value(text: &str) -> toml::Value {
+    // `x = <text>` parses when the text is a TOML value; anything else is a plain string.
+    format!("x = {text}")
+        .parse::<toml::Table>()
+        .ok()
+        .and_then(|mut t| t.remove("x"))
+        .unwrap_or_else(|| toml::Value::String(text.to_owned()))
+}
+
+fn set_path(table: &mut toml::Table, path: &[String], value: toml::Value) {
+    match path {
+        [] => {}
+        [last] => {
+            table.insert(last.clone(), value);
+        }
+        [first, rest @ ..] => {
+            let entry = table.entry(first.clone()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            if !entry.is_table() {
+                *entry = toml::Value::Table(toml::Table::new());
+            }
+            if let toml::Value::Table(inner) = entry {
+                set_path(inner, rest, value);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn defaults_need_no_file() {
+        let c = Config::load(None, env(&[])).unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.sqlite_path().unwrap(), PathBuf::from("sealmail-data/sealmail.db"));
+        assert!(matches!(c.transport(), TransportConfig::Outbox { .. }));
+        assert_eq!(c.queue.max_queue_lifetime_secs, 432_000);
+    }
+
+    #[test]
+    fn environment_overrides_file_values_and_nested_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(&file, "listen = \"127.0.0.1:9000\"\n[queue]\nworkers = 2\n").unwrap();
+        let c = Config::load(
+            Some(&file),
+            env(&[("SEALMAIL_QUEUE__WORKERS", "7"), ("SEALMAIL_DATA_DIR", "/tmp/x"), ("SEALMAIL_LOG", "debug")]),
+        )
+        .unwrap();
+        assert_eq!(c.listen.port(), 9000);
+        assert_eq!(c.queue.workers, 7);
+        assert_eq!(c.data_dir, PathBuf::from("/tmp/x"));
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(&file, "[queue]\nworkerz = 2\n").unwrap();
+        let e = Config::load(Some(&file), env(&[])).unwrap_err().to_string();
+        assert!(e.contains("workerz"), "{e}");
+        let e = Config::load(None, env(&[("SEALMAIL_LISTEN", "nowhere")])).unwrap_err().to_string();
+        assert!(e.contains("listen") || e.contains("socket"), "{e}");
+    }
+}

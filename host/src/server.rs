@@ -1,0 +1,212 @@
+//! `sealmail serve`: builds the store, the transport, the scanners, the two component
+//! runtimes, the workers and the HTTP API from the configuration, prints where everything
+//! is, and runs until SIGTERM or Ctrl-C, then drains: stops accepting, lets every worker
+//! finish the step in hand, and exits.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tokio::sync::{Notify, watch};
+
+use crate::accounts::{self, Accounts};
+use crate::antivirus::{ScannerAddress, Scanners};
+use crate::config::Config;
+use crate::library::{Library, Limits};
+use crate::runtime::{Runtime, RuntimeConfig};
+use crate::service::bindings::workflow::Policy;
+use crate::service::{ServiceRuntime, Services};
+use crate::store::Store;
+use crate::store::at_rest::AtRestKey;
+use crate::store::sqlite::SqliteStore;
+use crate::transport::Transport;
+use crate::worker::Pool;
+
+/// How long a drain waits for workers to finish their step.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The store of a configuration, with its storage key (created in local mode).
+pub fn open_store(config: &Config) -> anyhow::Result<(Arc<SqliteStore>, AtRestKey)> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("cannot create the data directory {}", config.data_dir.display()))?;
+    let (key, created) = AtRestKey::load(config.storage_key.as_deref(), &config.data_dir.join("storage.key"))?;
+    if created {
+        eprintln!(
+            "generated a storage key in {} — back it up: without it, queued jobs cannot be read",
+            config.data_dir.join("storage.key").display()
+        );
+    }
+    let path = config.sqlite_path()?;
+    let store = SqliteStore::open(&path, key.clone()).with_context(|| format!("cannot open {}", path.display()))?;
+    Ok((Arc::new(store), key))
+}
+
+/// Runs the server until a shutdown signal.
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let (store, key) = open_store(&config)?;
+    // One process per SQLite store: a second one would share leases it cannot see.
+    let lock_path = config.data_dir.join("sealmail.lock");
+    let lock = std::fs::File::create(&lock_path).with_context(|| format!("cannot create {}", lock_path.display()))?;
+    lock.try_lock().map_err(|_| {
+        anyhow::anyhow!(
+            "another sealmail process is using {} (lock {})",
+            config.data_dir.display(),
+            lock_path.display()
+        )
+    })?;
+    store.release_leases().await?;
+    let store_dyn: Arc<dyn Store> = store.clone();
+
+    let transport = Transport::from_config(&config.transport())?;
+    let scanners = scanners(&config)?;
+    let runtime_config = RuntimeConfig {
+        max_memory_bytes: config.sandbox.max_memory_mib.saturating_mul(1 << 20),
+        max_call_time: Duration::from_secs(config.sandbox.max_call_secs.max(1)),
+        ..RuntimeConfig::default()
+    };
+    let library = Library::new(
+        Runtime::new(runtime_config.clone())
+            .map_err(|e| anyhow::anyhow!("cannot load the library component: {e:#}"))?,
+    );
+    let service =
+        ServiceRuntime::new(runtime_config).map_err(|e| anyhow::anyhow!("cannot load the service component: {e:#}"))?;
+    let accounts = Accounts::new(key.derive(accounts::KEY_PURPOSE), &config.accounts, store_dyn.clone());
+    let unfinished = Arc::new(AtomicU64::new(store.unfinished_jobs().await?));
+    let wake = Arc::new(Notify::new());
+    let limits = Limits {
+        max_request_bytes: config.limits.max_request_bytes,
+        max_message_bytes: config.limits.max_message_bytes,
+        max_addresses: config.limits.max_addresses,
+    };
+
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let address = listener.local_addr()?;
+    banner(&config, address, &transport, scanners.as_ref(), &accounts)?;
+
+    let services = Arc::new(Services {
+        store: store_dyn.clone(),
+        transport,
+        scanners: scanners.clone(),
+        allow_insecure_no_antivirus: config.antivirus.allow_insecure_no_antivirus,
+    });
+    let pool = Arc::new(Pool {
+        runtime: service,
+        services,
+        limits: crate::service::bindings::exports::sealmail::mail::validation::Limits {
+            max_request_bytes: limits.max_request_bytes,
+            max_message_bytes: limits.max_message_bytes,
+            max_addresses: limits.max_addresses,
+        },
+        policy: Policy {
+            retry_delays_ms: config.queue.retry_delays_secs.iter().map(|s| s.saturating_mul(1000)).collect(),
+            max_queue_lifetime_ms: config.queue.max_queue_lifetime_secs.saturating_mul(1000),
+        },
+        message_id_domain: config.message_id_domain.clone(),
+        lease: config.queue.lease(),
+        poll: Duration::from_millis(config.queue.poll_ms.max(10)),
+        wake: wake.clone(),
+        unfinished: unfinished.clone(),
+    });
+    let (stop, stopped) = watch::channel(false);
+    let workers: Vec<_> =
+        (0..config.queue.workers.max(1)).map(|n| tokio::spawn(pool.clone().run(n, stopped.clone()))).collect();
+
+    let app = crate::api::router(Arc::new(crate::api::AppState {
+        library,
+        store: store_dyn,
+        accounts,
+        limits,
+        unfinished,
+        max_unfinished: config.queue.max_jobs_in_flight,
+        wake,
+        scanners,
+        allow_insecure_no_antivirus: config.antivirus.allow_insecure_no_antivirus,
+    }));
+    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
+    eprintln!("draining: waiting for workers to finish their current step");
+    let _ = stop.send(true);
+    let drain = async {
+        for w in workers {
+            let _ = w.await;
+        }
+    };
+    if tokio::time::timeout(DRAIN_TIMEOUT, drain).await.is_err() {
+        eprintln!("drain timed out; unfinished steps will be repeated at the next start");
+    }
+    drop(lock);
+    eprintln!("stopped");
+    Ok(())
+}
+
+fn scanners(config: &Config) -> anyhow::Result<Option<Scanners>> {
+    if config.antivirus.scanners.is_empty() {
+        return Ok(None);
+    }
+    let addresses = config
+        .antivirus
+        .scanners
+        .iter()
+        .map(|s| s.parse::<ScannerAddress>().map_err(|e| anyhow::anyhow!("antivirus scanner {s:?}: {e}")))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let timeout = Duration::from_secs(config.antivirus.timeout_secs.unwrap_or(60));
+    Ok(Some(Scanners::new(addresses, timeout)))
+}
+
+fn banner(
+    config: &Config,
+    address: std::net::SocketAddr,
+    transport: &Transport,
+    scanners: Option<&Scanners>,
+    accounts: &Accounts,
+) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "sealmail {} listening on http://{address}", env!("CARGO_PKG_VERSION"))?;
+    writeln!(out, "  database:  {}", display(&config.sqlite_path()?))?;
+    writeln!(out, "  mail goes: {}", transport.describe())?;
+    match scanners {
+        Some(s) => writeln!(out, "  antivirus: {}", s.describe())?,
+        None if config.antivirus.allow_insecure_no_antivirus => writeln!(
+            out,
+            "  antivirus: NONE — WARNING: allow_insecure_no_antivirus is set; jobs asking for antivirus are sent unscanned"
+        )?,
+        None => writeln!(out, "  antivirus: none configured (jobs asking for antivirus are refused with 400)")?,
+    }
+    writeln!(
+        out,
+        "  accounts:  {} in the config file, more with `sealmail account add NAME`",
+        accounts.configured_count()
+    )?;
+    if transport.is_insecure() {
+        writeln!(out, "  WARNING: the SMTP relay is used without TLS; mail and credentials travel in clear text")?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+fn display(p: &Path) -> String {
+    p.display().to_string()
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    eprintln!("shutdown requested");
+}

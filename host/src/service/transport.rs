@@ -1,0 +1,57 @@
+//! `transport` import: sends a stored message with the configured transport
+//! (crate::transport) and reports per recipient. The message bytes never pass through
+//! the guest again; the guest names the message and the recipients to attempt.
+
+use std::time::Instant;
+
+use super::CallData;
+use super::bindings::transport::{self, Outcome, RecipientResult, Reply};
+use crate::transport::{Envelope, RecipientOutcome};
+
+impl transport::Host for CallData {
+    async fn send(&mut self, message_id: String, recipients: Vec<String>) -> Vec<RecipientResult> {
+        let started = Instant::now();
+        let results = match self.host.services.store.message_content(&message_id).await {
+            Ok(Some((reverse_path, content))) => {
+                let envelope = Envelope { reverse_path, recipients: recipients.clone() };
+                let sent = self.host.services.transport.send(&envelope, &content).await;
+                sent.into_iter()
+                    .map(|r| RecipientResult { address: r.recipient, outcome: outcome(r.outcome) })
+                    .collect()
+            }
+            // The store failing is temporary by nature; the workflow defers and retries.
+            Ok(None) => temporary_for_all(&recipients, format!("message {message_id} is not in the store")),
+            Err(e) => temporary_for_all(&recipients, format!("store: {e}")),
+        };
+        self.clock.add_host_wait(started.elapsed());
+        results
+    }
+}
+
+fn temporary_for_all(recipients: &[String], text: String) -> Vec<RecipientResult> {
+    recipients
+        .iter()
+        .map(|a| RecipientResult {
+            address: a.clone(),
+            outcome: Outcome::Temporary(Reply { code: None, enhanced: None, text: text.clone() }),
+        })
+        .collect()
+}
+
+fn outcome(o: RecipientOutcome) -> Outcome {
+    match o {
+        RecipientOutcome::Delivered { reply } => {
+            Outcome::Delivered(Reply { code: reply_code(&reply), enhanced: None, text: reply })
+        }
+        RecipientOutcome::Permanent { code, enhanced, reply } => {
+            Outcome::Permanent(Reply { code: Some(code), enhanced, text: reply })
+        }
+        RecipientOutcome::Temporary { code, enhanced, reply } => {
+            Outcome::Temporary(Reply { code, enhanced, text: reply })
+        }
+    }
+}
+
+fn reply_code(text: &str) -> Option<u16> {
+    text.get(..3).and_then(|c| c.parse().ok())
+}

@@ -1,0 +1,278 @@
+//! The job store: jobs, recipients and their delivery state, queued messages, held
+//! passwords, events, idempotency keys and accounts (DESIGN §7).
+//!
+//! [`Store`] is the interface the server and the workers use; [`sqlite::SqliteStore`] is
+//! the embedded default (one file, WAL, group commit). A PostgreSQL store will implement
+//! the same trait. Implementations encrypt request bodies, messages and held secrets at
+//! rest ([`at_rest`]) and purge them once a job is finished.
+
+pub mod at_rest;
+pub mod codes;
+pub mod sqlite;
+
+use async_trait::async_trait;
+
+pub use crate::service::bindings::delivery::{DeliveryStatus, MessageKind, OutgoingMessage, PasswordState, Role};
+pub use crate::service::bindings::notifier::{Event, EventKind};
+pub use crate::service::bindings::workflow::RecipientUpdate;
+pub use codes::{event_codes, status_codes};
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database reported an error.
+    #[error("database error: {0}")]
+    Database(String),
+    /// Stored data could not be decrypted.
+    #[error(transparent)]
+    AtRest(#[from] at_rest::AtRestError),
+    /// The account exists already.
+    #[error("account {0:?} exists already")]
+    AccountExists(String),
+    /// The store is shutting down.
+    #[error("the store is closed")]
+    Closed,
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        Self::Database(e.to_string())
+    }
+}
+
+/// A recipient known at submission (from the validation summary).
+#[derive(Debug, Clone)]
+pub struct NewRecipient {
+    /// Recipient block.
+    pub block: u32,
+    /// Address.
+    pub address: String,
+    /// To, Cc or Bcc.
+    pub role: Role,
+    /// The block's `reference`.
+    pub reference: Option<String>,
+}
+
+/// A job to store at submission.
+#[derive(Debug, Clone)]
+pub struct NewJob {
+    /// Its id (UUID).
+    pub id: String,
+    /// The owning account.
+    pub account: String,
+    /// Acceptance time, ms.
+    pub received_ms: u64,
+    /// The raw request body (encrypted by the store).
+    pub request: Vec<u8>,
+    /// Its recipients.
+    pub recipients: Vec<NewRecipient>,
+    /// Secure Document Handling active (password states start as `pending`).
+    pub secure: bool,
+    /// `Idempotency-Key` and the SHA-256 of the body.
+    pub idempotency: Option<(String, [u8; 32])>,
+}
+
+/// The result of [`Store::submit`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Submitted {
+    /// Stored (and durable).
+    Created,
+    /// The idempotency key was used before with the same body: that job's id.
+    Replay(String),
+    /// The idempotency key was used before with a different body.
+    Conflict,
+}
+
+/// An account as stored.
+#[derive(Debug, Clone)]
+pub struct StoredAccount {
+    /// HMAC-SHA256 of the secret under the server's auth key.
+    pub secret_hash: [u8; 32],
+    /// `customerNo`.
+    pub customer_no: Option<String>,
+}
+
+/// Work a worker claimed (with a lease).
+#[derive(Debug, Clone)]
+pub enum Work {
+    /// Start a job.
+    Start(ClaimedJob),
+    /// Attempt a message.
+    Deliver(ClaimedMessage),
+}
+
+/// A job to start.
+#[derive(Debug, Clone)]
+pub struct ClaimedJob {
+    /// Id.
+    pub id: String,
+    /// Acceptance time.
+    pub received_ms: u64,
+    /// Earlier start attempts.
+    pub attempts: u32,
+    /// The decrypted request.
+    pub request: Vec<u8>,
+    /// Secure job.
+    pub secure: bool,
+}
+
+/// A message to attempt.
+#[derive(Debug, Clone)]
+pub struct ClaimedMessage {
+    /// The `Message-ID`.
+    pub id: String,
+    /// Its job.
+    pub job_id: String,
+    /// Kind.
+    pub kind: MessageKind,
+    /// Block.
+    pub block: u32,
+    /// A password mail's original.
+    pub parent: Option<String>,
+    /// First attempt, ms.
+    pub first_attempt_ms: u64,
+    /// Attempts before this one.
+    pub attempts: u32,
+    /// Recipients with their current status.
+    pub recipients: Vec<(String, Option<String>, Role, DeliveryStatus)>,
+}
+
+/// What a `start-job` call decided, to commit in one transaction.
+#[derive(Debug, Clone)]
+pub enum StartDecision {
+    /// Messages queued.
+    Queued,
+    /// Final states; the job is finished.
+    Dropped(Vec<RecipientUpdate>),
+    /// Try again at (ms).
+    Retry(u64),
+    /// The workflow could not process the job (the text says why): the host drops it with
+    /// PROCESSING_FAILED for every recipient (and PASSWORD_MAIL/NOT_TRIGGERED when secure).
+    Failed(String),
+}
+
+/// Everything a workflow call did, to commit atomically with its result.
+#[derive(Debug, Clone, Default)]
+pub struct Effects {
+    /// Messages to queue.
+    pub enqueued: Vec<OutgoingMessage>,
+    /// Events, in emission order.
+    pub events: Vec<Event>,
+}
+
+/// What a `deliver` call decided.
+#[derive(Debug, Clone)]
+pub struct DeliveryDecision {
+    /// Per-recipient updates.
+    pub updates: Vec<RecipientUpdate>,
+    /// Next attempt.
+    pub retry_at: Option<u64>,
+    /// Erase the held secret.
+    pub erase_held_secret: bool,
+}
+
+/// A recipient in a status report.
+#[derive(Debug, Clone)]
+pub struct RecipientStatus {
+    /// Block.
+    pub block: u32,
+    /// Address.
+    pub address: String,
+    /// Role.
+    pub role: Role,
+    /// The block's `reference`.
+    pub reference: Option<String>,
+    /// Delivery status.
+    pub status: DeliveryStatus,
+    /// Password mail state.
+    pub password: PasswordState,
+    /// Last SMTP reply.
+    pub reply: Option<String>,
+    /// RFC 3463 detail.
+    pub detail: Option<String>,
+    /// Last change, ms.
+    pub updated_ms: u64,
+}
+
+/// An event in a status report.
+#[derive(Debug, Clone)]
+pub struct StoredEvent {
+    /// Sequence number (strictly increasing in commit order).
+    pub seq: i64,
+    /// Block.
+    pub block: u32,
+    /// Recipient.
+    pub recipient: String,
+    /// Kind.
+    pub kind: EventKind,
+    /// Description.
+    pub description: String,
+    /// When, ms.
+    pub ts_ms: u64,
+}
+
+/// A job's status report.
+#[derive(Debug, Clone)]
+pub struct JobStatus {
+    /// Id.
+    pub id: String,
+    /// Acceptance time.
+    pub received_ms: u64,
+    /// `queued`, `delivering` or `finished`.
+    pub state: String,
+    /// When it finished.
+    pub finished_ms: Option<u64>,
+    /// Recipients.
+    pub recipients: Vec<RecipientStatus>,
+    /// Events in order.
+    pub events: Vec<StoredEvent>,
+}
+
+/// The job store.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Stores a new job durably (committed and synced before it returns), honouring the
+    /// idempotency key.
+    async fn submit(&self, job: NewJob) -> Result<Submitted, StoreError>;
+    /// Looks up an account stored by `sealmail account add`.
+    async fn account(&self, name: &str) -> Result<Option<StoredAccount>, StoreError>;
+    /// Adds an account.
+    async fn add_account(
+        &self,
+        name: &str,
+        secret_hash: [u8; 32],
+        customer_no: Option<String>,
+    ) -> Result<(), StoreError>;
+    /// Jobs accepted but not finished.
+    async fn unfinished_jobs(&self) -> Result<u64, StoreError>;
+    /// Drops every lease (start-up of the only node using this store).
+    async fn release_leases(&self) -> Result<(), StoreError>;
+    /// Claims the most overdue job or message for `lease_ms`.
+    async fn claim(&self, owner: &str, now_ms: u64, lease_ms: u64) -> Result<Option<Work>, StoreError>;
+    /// The earliest time any work becomes due.
+    async fn next_due(&self) -> Result<Option<u64>, StoreError>;
+    /// Commits a `start-job` call; returns whether the job is now finished.
+    async fn commit_start(
+        &self,
+        job_id: &str,
+        now_ms: u64,
+        decision: StartDecision,
+        effects: Effects,
+    ) -> Result<bool, StoreError>;
+    /// Commits a `deliver` call; returns whether the message's job is now finished.
+    async fn commit_delivery(
+        &self,
+        message_id: &str,
+        now_ms: u64,
+        decision: DeliveryDecision,
+        effects: Effects,
+    ) -> Result<bool, StoreError>;
+    /// Gives a claimed message back without an outcome, to be tried at `at_ms`.
+    async fn reschedule_message(&self, message_id: &str, at_ms: u64) -> Result<(), StoreError>;
+    /// A queued message's reverse-path and content.
+    async fn message_content(&self, message_id: &str) -> Result<Option<(String, Vec<u8>)>, StoreError>;
+    /// The held secret of a message, if not erased.
+    async fn held_secret(&self, message_id: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    /// A job's status, only if it belongs to `account`.
+    async fn job_status(&self, account: &str, job_id: &str) -> Result<Option<JobStatus>, StoreError>;
+}

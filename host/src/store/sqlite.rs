@@ -1,0 +1,753 @@
+//! The embedded store: one SQLite file in WAL mode (DESIGN §7).
+//!
+//! Durability: every write goes through one writer thread that commits whatever is queued
+//! as one transaction (group commit) with `synchronous = FULL`, so the WAL is fsync'd
+//! before any caller hears "done" — an accepted job survives a power cut, like an MTA's 250
+//! — while many submissions share one fsync. Each operation runs in its own savepoint, so
+//! one failing operation does not take its batch-mates down. Reads use a small pool of
+//! read connections, which WAL lets run beside the writer.
+//!
+//! `secure_delete` is on, so purged request bodies, messages and secrets are overwritten
+//! in the file, not just unlinked from the b-tree (they are encrypted anyway).
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, mpsc};
+
+use async_trait::async_trait;
+use rusqlite::{Connection, OptionalExtension, params};
+use tokio::sync::oneshot;
+
+use super::at_rest::AtRestKey;
+use super::codes::DbName;
+use super::{
+    ClaimedJob, ClaimedMessage, DeliveryDecision, DeliveryStatus, Effects, JobStatus, MessageKind, NewJob,
+    PasswordState, RecipientStatus, Role, StartDecision, Store, StoreError, StoredAccount, StoredEvent, Submitted,
+    Work,
+};
+
+/// Schema migrations, applied in order at start-up; `PRAGMA user_version` records how many
+/// ran. Never edit a released entry: add a new one.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE accounts (
+  name TEXT PRIMARY KEY, secret_hash BLOB NOT NULL, customer_no TEXT, created_ms INTEGER NOT NULL);
+CREATE TABLE jobs (
+  id TEXT PRIMARY KEY, account TEXT NOT NULL, received_ms INTEGER NOT NULL, request BLOB,
+  secure INTEGER NOT NULL, state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+  next_ms INTEGER, lease_owner TEXT, lease_until INTEGER, finished_ms INTEGER);
+CREATE INDEX jobs_due ON jobs(next_ms) WHERE state = 'queued';
+CREATE TABLE recipients (
+  job_id TEXT NOT NULL, block INTEGER NOT NULL, address TEXT NOT NULL, role TEXT NOT NULL,
+  reference TEXT, status TEXT NOT NULL, password TEXT NOT NULL, reply TEXT, detail TEXT,
+  updated_ms INTEGER NOT NULL, PRIMARY KEY (job_id, block, address));
+CREATE TABLE messages (
+  id TEXT PRIMARY KEY, job_id TEXT NOT NULL, block INTEGER NOT NULL, kind TEXT NOT NULL,
+  parent TEXT, reverse_path TEXT NOT NULL, content BLOB, held_secret BLOB,
+  first_attempt_ms INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0,
+  next_ms INTEGER NOT NULL, lease_owner TEXT, lease_until INTEGER, done INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX messages_due ON messages(next_ms) WHERE done = 0;
+CREATE INDEX messages_job ON messages(job_id);
+CREATE TABLE deliveries (
+  message_id TEXT NOT NULL, address TEXT NOT NULL, name TEXT, role TEXT NOT NULL,
+  status TEXT NOT NULL, PRIMARY KEY (message_id, address));
+CREATE TABLE events (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, job_id TEXT NOT NULL, block INTEGER NOT NULL,
+  recipient TEXT NOT NULL, kind TEXT NOT NULL, description TEXT NOT NULL, ts_ms INTEGER NOT NULL);
+CREATE INDEX events_job ON events(job_id, seq);
+CREATE TABLE idempotency (
+  account TEXT NOT NULL, key TEXT NOT NULL, body_sha256 BLOB NOT NULL, job_id TEXT NOT NULL,
+  created_ms INTEGER NOT NULL, PRIMARY KEY (account, key));
+"#];
+
+/// How long an `Idempotency-Key` is remembered (DESIGN §2: 24 h).
+const IDEMPOTENCY_MS: u64 = 24 * 3600 * 1000;
+/// Most operations per group commit; bounds one transaction's latency.
+const MAX_BATCH: usize = 512;
+
+/// One write: `run` executes in the writer's transaction and says whether it succeeded;
+/// `done` is told whether the transaction committed, and only then answers the caller.
+struct Op {
+    run: Box<dyn FnOnce(&Connection) -> bool + Send>,
+    done: Box<dyn FnOnce(Result<(), String>) + Send>,
+}
+
+/// The SQLite store.
+#[derive(Clone)]
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    key: AtRestKey,
+    ops: Mutex<Option<mpsc::Sender<Op>>>,
+    readers: Mutex<Vec<Connection>>,
+    writer: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.ops.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(handle) = self.writer.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            let _ = handle.join();
+        }
+    }
+}
+
+fn open_connection(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(std::time::Duration::from_secs(30))?;
+    // WAL: readers never block the writer. FULL: the WAL is synced at every commit
+    // (NORMAL would only sync at checkpoints and could lose acknowledged jobs).
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA secure_delete = ON; PRAGMA foreign_keys = ON;",
+    )?;
+    Ok(conn)
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path` and runs pending migrations.
+    pub fn open(path: &Path, key: AtRestKey) -> Result<Self, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| StoreError::Database(format!("{}: {e}", dir.display())))?;
+        }
+        let mut conn = open_connection(path)?;
+        migrate(&mut conn)?;
+        let (tx, rx) = mpsc::channel::<Op>();
+        let writer = std::thread::Builder::new()
+            .name("sealmail-store".into())
+            .spawn(move || writer_loop(conn, rx))
+            .map_err(|e| StoreError::Database(e.to_string()))?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                path: path.to_owned(),
+                key,
+                ops: Mutex::new(Some(tx)),
+                readers: Mutex::new(Vec::new()),
+                writer: Mutex::new(Some(writer)),
+            }),
+        })
+    }
+
+    /// Runs `f` in the writer's next group commit; returns once it is durable.
+    async fn write<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection, &AtRestKey) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let (tx, rx) = oneshot::channel();
+        let key = self.inner.key.clone();
+        let slot = Arc::new(Mutex::new(None));
+        let result = slot.clone();
+        let op = Op {
+            run: Box::new(move |conn| {
+                let r = f(conn, &key);
+                let ok = r.is_ok();
+                *result.lock().unwrap_or_else(|e| e.into_inner()) = Some(r);
+                ok
+            }),
+            done: Box::new(move |commit| {
+                let r = slot.lock().unwrap_or_else(|e| e.into_inner()).take();
+                let _ = tx.send(match (commit, r) {
+                    (Err(e), _) => Err(StoreError::Database(e)),
+                    (Ok(()), Some(r)) => r,
+                    (Ok(()), None) => Err(StoreError::Database("the operation did not run".into())),
+                });
+            }),
+        };
+        {
+            let ops = self.inner.ops.lock().unwrap_or_else(|e| e.into_inner());
+            ops.as_ref().ok_or(StoreError::Closed)?.send(op).map_err(|_| StoreError::Closed)?;
+        }
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Runs `f` on a read connection in the blocking pool.
+    async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection, &AtRestKey) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = inner.readers.lock().unwrap_or_else(|e| e.into_inner()).pop();
+            let conn = match conn {
+                Some(c) => c,
+                None => open_connection(&inner.path)?,
+            };
+            let result = f(&conn, &inner.key);
+            let mut pool = inner.readers.lock().unwrap_or_else(|e| e.into_inner());
+            if pool.len() < 8 {
+                pool.push(conn);
+            }
+            result
+        })
+        .await
+        .map_err(|e| StoreError::Database(format!("reader task failed: {e}")))?
+    }
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let done: usize = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if done > MIGRATIONS.len() {
+        return Err(StoreError::Database(format!(
+            "the database has schema version {done}, newer than this sealmail ({}); upgrade sealmail",
+            MIGRATIONS.len()
+        )));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(done) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1))?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+fn writer_loop(conn: Connection, rx: mpsc::Receiver<Op>) {
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(op) => batch.push(op),
+                Err(_) => break,
+            }
+        }
+        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+            let why = format!("cannot begin a transaction: {e}");
+            for op in batch {
+                (op.done)(Err(why.clone()));
+            }
+            continue;
+        }
+        let mut replies = Vec::with_capacity(batch.len());
+        for op in batch {
+            let _ = conn.execute_batch("SAVEPOINT op");
+            let ok = (op.run)(&conn);
+            let _ = conn.execute_batch(if ok { "RELEASE op" } else { "ROLLBACK TO op; RELEASE op" });
+            replies.push(op.done);
+        }
+        let commit = conn.execute_batch("COMMIT").map_err(|e| {
+            let _ = conn.execute_batch("ROLLBACK");
+            format!("commit failed: {e}")
+        });
+        for reply in replies {
+            reply(commit.clone());
+        }
+    }
+}
+
+fn db_err(what: &str, text: &str) -> StoreError {
+    StoreError::Database(format!("unknown {what} {text:?} in the database"))
+}
+
+fn parse<T: DbName>(what: &str, text: &str) -> Result<T, StoreError> {
+    T::from_db(text).ok_or_else(|| db_err(what, text))
+}
+
+fn insert_events(conn: &Connection, job_id: &str, now_ms: u64, effects: &Effects) -> Result<(), StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO events (job_id, block, recipient, kind, description, ts_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?;
+    for e in &effects.events {
+        stmt.execute(params![job_id, e.block, e.recipient, e.kind.to_db(), e.description, now_ms as i64])?;
+    }
+    Ok(())
+}
+
+fn insert_messages(
+    conn: &Connection,
+    key: &AtRestKey,
+    job_id: &str,
+    now_ms: u64,
+    effects: &Effects,
+) -> Result<(), StoreError> {
+    let mut message = conn.prepare_cached(
+        "INSERT INTO messages (id, job_id, block, kind, parent, reverse_path, content, held_secret, next_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?;
+    let mut delivery = conn.prepare_cached(
+        "INSERT INTO deliveries (message_id, address, name, role, status) VALUES (?1, ?2, ?3, ?4, 'queued')",
+    )?;
+    for m in &effects.enqueued {
+        let content = key.seal(&format!("message:{}", m.message_id), &m.content);
+        let secret = m.held_secret.as_ref().map(|s| key.seal(&format!("secret:{}", m.message_id), s));
+        message.execute(params![
+            m.message_id,
+            job_id,
+            m.block,
+            m.kind.to_db(),
+            m.parent,
+            m.reverse_path,
+            content,
+            secret,
+            now_ms as i64
+        ])?;
+        for r in &m.recipients {
+            delivery.execute(params![m.message_id, r.address, r.name, r.role.to_db()])?;
+        }
+    }
+    Ok(())
+}
+
+fn apply_update(
+    conn: &Connection,
+    job_id: &str,
+    kind: MessageKind,
+    now_ms: u64,
+    u: &super::RecipientUpdate,
+) -> Result<(), StoreError> {
+    let password = u.password.map(DbName::to_db);
+    match kind {
+        MessageKind::Original => conn.execute(
+            "UPDATE recipients SET status = ?4, password = COALESCE(?5, password), reply = COALESCE(?6, reply),
+                 detail = COALESCE(?7, detail), updated_ms = ?8
+             WHERE job_id = ?1 AND block = ?2 AND address = ?3",
+            params![job_id, u.block, u.address, u.status.to_db(), password, u.reply, u.detail, now_ms as i64],
+        )?,
+        // A password mail's own delivery status lives in `deliveries`; the recipient's row
+        // keeps its original's status and reply, and gets the password state.
+        MessageKind::PasswordMail => conn.execute(
+            "UPDATE recipients SET password = COALESCE(?4, password), updated_ms = ?5
+             WHERE job_id = ?1 AND block = ?2 AND address = ?3",
+            params![job_id, u.block, u.address, password, now_ms as i64],
+        )?,
+    };
+    Ok(())
+}
+
+/// Drops every recipient of a job the workflow could not process. The host records
+/// this itself because the workflow could not (DESIGN §5: `PROCESS/FINISHED/DROPPED/
+/// PROCESSING_FAILED`, and for a secure job the one PASSWORD_MAIL event each recipient gets).
+fn fail_job(conn: &Connection, job_id: &str, now_ms: u64, why: &str) -> Result<(), StoreError> {
+    let secure: bool = conn.query_row("SELECT secure FROM jobs WHERE id = ?1", params![job_id], |r| r.get(0))?;
+    let mut stmt =
+        conn.prepare_cached("SELECT block, address FROM recipients WHERE job_id = ?1 ORDER BY block, rowid")?;
+    let recipients: Vec<(u32, String)> =
+        stmt.query_map(params![job_id], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
+    let mut effects = Effects::default();
+    for (block, address) in recipients {
+        let event = |kind, description: &str| super::Event {
+            block,
+            recipient: address.clone(),
+            kind,
+            description: description.to_owned(),
+        };
+        effects.events.push(event(super::EventKind::ProcessingFailed, why));
+        if secure {
+            effects.events.push(event(super::EventKind::PasswordMailNotTriggered, "the message was not sent"));
+        }
+    }
+    insert_events(conn, job_id, now_ms, &effects)?;
+    let password = if secure { "not_triggered" } else { "none" };
+    conn.execute(
+        "UPDATE recipients SET status = 'dropped', password = ?2, updated_ms = ?3 WHERE job_id = ?1",
+        params![job_id, password, now_ms as i64],
+    )?;
+    conn.execute("UPDATE jobs SET state = 'delivering' WHERE id = ?1", params![job_id])?;
+    Ok(())
+}
+
+/// Marks the job finished and purges its secrets when no message is left undone.
+fn finish_if_done(conn: &Connection, job_id: &str, now_ms: u64) -> Result<bool, StoreError> {
+    let open: i64 = conn.query_row(
+        "SELECT (SELECT count(*) FROM messages WHERE job_id = ?1 AND done = 0)
+              + (SELECT count(*) FROM jobs WHERE id = ?1 AND state = 'queued')",
+        params![job_id],
+        |r| r.get(0),
+    )?;
+    if open > 0 {
+        return Ok(false);
+    }
+    let changed = conn.execute(
+        "UPDATE jobs SET state = 'finished', finished_ms = ?2, request = NULL, lease_owner = NULL, lease_until = NULL
+         WHERE id = ?1 AND state != 'finished'",
+        params![job_id, now_ms as i64],
+    )?;
+    conn.execute("UPDATE messages SET content = NULL, held_secret = NULL WHERE job_id = ?1", params![job_id])?;
+    Ok(changed > 0)
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn submit(&self, job: NewJob) -> Result<Submitted, StoreError> {
+        self.write(move |conn, key| {
+            if let Some((idem_key, sha)) = &job.idempotency {
+                let cutoff = job.received_ms.saturating_sub(IDEMPOTENCY_MS) as i64;
+                conn.execute(
+                    "DELETE FROM idempotency WHERE account = ?1 AND key = ?2 AND created_ms < ?3",
+                    params![job.account, idem_key, cutoff],
+                )?;
+                let previous: Option<(Vec<u8>, String)> = conn
+                    .query_row(
+                        "SELECT body_sha256, job_id FROM idempotency WHERE account = ?1 AND key = ?2",
+                        params![job.account, idem_key],
+                        |r| Ok((r.get(0)?, r.get(1)?)),
+                    )
+                    .optional()?;
+                if let Some((previous_sha, job_id)) = previous {
+                    return Ok(if previous_sha == sha { Submitted::Replay(job_id) } else { Submitted::Conflict });
+                }
+                conn.execute(
+                    "INSERT INTO idempotency (account, key, body_sha256, job_id, created_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![job.account, idem_key, sha.as_slice(), job.id, job.received_ms as i64],
+                )?;
+            }
+            let request = key.seal(&format!("request:{}", job.id), &job.request);
+            conn.execute(
+                "INSERT INTO jobs (id, account, received_ms, request, secure, state, next_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 'queued', ?3)",
+                params![job.id, job.account, job.received_ms as i64, request, job.secure],
+            )?;
+            let password = if job.secure { PasswordState::Pending } else { PasswordState::None };
+            let mut stmt = conn.prepare_cached(
+                "INSERT OR IGNORE INTO recipients (job_id, block, address, role, reference, status, password, updated_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 'queued', ?6, ?7)",
+            )?;
+            for r in &job.recipients {
+                stmt.execute(params![
+                    job.id,
+                    r.block,
+                    r.address,
+                    r.role.to_db(),
+                    r.reference,
+                    password.to_db(),
+                    job.received_ms as i64
+                ])?;
+            }
+            Ok(Submitted::Created)
+        })
+        .await
+    }
+
+    async fn account(&self, name: &str) -> Result<Option<StoredAccount>, StoreError> {
+        let name = name.to_owned();
+        self.read(move |conn, _| {
+            let row: Option<(Vec<u8>, Option<String>)> = conn
+                .query_row("SELECT secret_hash, customer_no FROM accounts WHERE name = ?1", params![name], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+                .optional()?;
+            Ok(row.and_then(|(hash, customer_no)| {
+                Some(StoredAccount { secret_hash: hash.as_slice().try_into().ok()?, customer_no })
+            }))
+        })
+        .await
+    }
+
+    async fn add_account(
+        &self,
+        name: &str,
+        secret_hash: [u8; 32],
+        customer_no: Option<String>,
+    ) -> Result<(), StoreError> {
+        let name = name.to_owned();
+        let now = crate::service::clock::now_ms();
+        self.write(move |conn, _| {
+            let inserted = conn.execute(
+                "INSERT OR IGNORE INTO accounts (name, secret_hash, customer_no, created_ms) VALUES (?1, ?2, ?3, ?4)",
+                params![name, secret_hash.as_slice(), customer_no, now as i64],
+            )?;
+            if inserted == 0 { Err(StoreError::AccountExists(name)) } else { Ok(()) }
+        })
+        .await
+    }
+
+    async fn unfinished_jobs(&self) -> Result<u64, StoreError> {
+        self.read(|conn, _| {
+            Ok(conn.query_row("SELECT count(*) FROM jobs WHERE state != 'finished'", [], |r| r.get::<_, i64>(0))?
+                as u64)
+        })
+        .await
+    }
+
+    async fn release_leases(&self) -> Result<(), StoreError> {
+        self.write(|conn, _| {
+            conn.execute("UPDATE jobs SET lease_owner = NULL, lease_until = NULL WHERE lease_owner IS NOT NULL", [])?;
+            conn.execute(
+                "UPDATE messages SET lease_owner = NULL, lease_until = NULL WHERE lease_owner IS NOT NULL",
+                [],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn claim(&self, owner: &str, now_ms: u64, lease_ms: u64) -> Result<Option<Work>, StoreError> {
+        let owner = owner.to_owned();
+        self.write(move |conn, key| {
+            let (now, until) = (now_ms as i64, (now_ms + lease_ms) as i64);
+            let job: Option<(String, i64, u32, Option<Vec<u8>>, bool)> = conn
+                .query_row(
+                    "UPDATE jobs SET lease_owner = ?1, lease_until = ?2
+                     WHERE id = (SELECT id FROM jobs WHERE state = 'queued' AND next_ms <= ?3
+                                 AND (lease_until IS NULL OR lease_until < ?3) ORDER BY next_ms LIMIT 1)
+                     RETURNING id, received_ms, attempts, request, secure",
+                    params![owner, until, now],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+                )
+                .optional()?;
+            if let Some((id, received_ms, attempts, request, secure)) = job {
+                let blob = request.ok_or_else(|| StoreError::Database(format!("job {id} has no request")))?;
+                let request = key.open(&format!("request:{id}"), &blob)?;
+                return Ok(Some(Work::Start(ClaimedJob {
+                    id,
+                    received_ms: received_ms as u64,
+                    attempts,
+                    request,
+                    secure,
+                })));
+            }
+            let message: Option<(String, String, String, u32, Option<String>, i64, u32)> = conn
+                .query_row(
+                    "UPDATE messages SET lease_owner = ?1, lease_until = ?2,
+                         first_attempt_ms = CASE WHEN first_attempt_ms = 0 THEN ?3 ELSE first_attempt_ms END
+                     WHERE id = (SELECT id FROM messages WHERE done = 0 AND next_ms <= ?3
+                                 AND (lease_until IS NULL OR lease_until < ?3) ORDER BY next_ms LIMIT 1)
+                     RETURNING id, job_id, kind, block, parent, first_attempt_ms, attempts",
+                    params![owner, until, now],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?)),
+                )
+                .optional()?;
+            let Some((id, job_id, kind, block, parent, first_attempt_ms, attempts)) = message else { return Ok(None) };
+            let mut stmt = conn.prepare_cached(
+                "SELECT address, name, role, status FROM deliveries WHERE message_id = ?1 ORDER BY rowid",
+            )?;
+            let rows = stmt.query_map(params![id], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, Option<String>>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                ))
+            })?;
+            let mut recipients = Vec::new();
+            for row in rows {
+                let (address, name, role, status) = row?;
+                recipients.push((
+                    address,
+                    name,
+                    parse::<Role>("role", &role)?,
+                    parse::<DeliveryStatus>("status", &status)?,
+                ));
+            }
+            Ok(Some(Work::Deliver(ClaimedMessage {
+                id,
+                job_id,
+                kind: parse("message kind", &kind)?,
+                block,
+                parent,
+                first_attempt_ms: first_attempt_ms as u64,
+                attempts,
+                recipients,
+            })))
+        })
+        .await
+    }
+
+    async fn next_due(&self) -> Result<Option<u64>, StoreError> {
+        self.read(|conn, _| {
+            let due: Option<i64> = conn.query_row(
+                "SELECT min(t) FROM (SELECT min(next_ms) AS t FROM jobs WHERE state = 'queued'
+                                     UNION ALL SELECT min(next_ms) FROM messages WHERE done = 0)",
+                [],
+                |r| r.get(0),
+            )?;
+            Ok(due.map(|d| d.max(0) as u64))
+        })
+        .await
+    }
+
+    async fn commit_start(
+        &self,
+        job_id: &str,
+        now_ms: u64,
+        decision: StartDecision,
+        effects: Effects,
+    ) -> Result<bool, StoreError> {
+        let job_id = job_id.to_owned();
+        self.write(move |conn, key| {
+            insert_messages(conn, key, &job_id, now_ms, &effects)?;
+            insert_events(conn, &job_id, now_ms, &effects)?;
+            match decision {
+                StartDecision::Queued => {
+                    conn.execute(
+                        "UPDATE jobs SET state = 'delivering', lease_owner = NULL, lease_until = NULL WHERE id = ?1",
+                        params![job_id],
+                    )?;
+                    // Nothing queued (cannot happen for a valid job, but never leave a job open).
+                    finish_if_done(conn, &job_id, now_ms)
+                }
+                StartDecision::Dropped(updates) => {
+                    for u in &updates {
+                        apply_update(conn, &job_id, MessageKind::Original, now_ms, u)?;
+                    }
+                    conn.execute("UPDATE jobs SET state = 'delivering' WHERE id = ?1", params![job_id])?;
+                    finish_if_done(conn, &job_id, now_ms)
+                }
+                StartDecision::Failed(why) => {
+                    fail_job(conn, &job_id, now_ms, &why)?;
+                    finish_if_done(conn, &job_id, now_ms)
+                }
+                StartDecision::Retry(at) => {
+                    conn.execute(
+                        "UPDATE jobs SET attempts = attempts + 1, next_ms = ?2, lease_owner = NULL, lease_until = NULL
+                         WHERE id = ?1",
+                        params![job_id, at as i64],
+                    )?;
+                    Ok(false)
+                }
+            }
+        })
+        .await
+    }
+
+    async fn commit_delivery(
+        &self,
+        message_id: &str,
+        now_ms: u64,
+        decision: DeliveryDecision,
+        effects: Effects,
+    ) -> Result<bool, StoreError> {
+        let message_id = message_id.to_owned();
+        self.write(move |conn, key| {
+            let (job_id, kind): (String, String) =
+                conn.query_row("SELECT job_id, kind FROM messages WHERE id = ?1", params![message_id], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })?;
+            let kind: MessageKind = parse("message kind", &kind)?;
+            let mut delivery =
+                conn.prepare_cached("UPDATE deliveries SET status = ?3 WHERE message_id = ?1 AND address = ?2")?;
+            for u in &decision.updates {
+                delivery.execute(params![message_id, u.address, u.status.to_db()])?;
+                apply_update(conn, &job_id, kind, now_ms, u)?;
+            }
+            insert_messages(conn, key, &job_id, now_ms, &effects)?;
+            insert_events(conn, &job_id, now_ms, &effects)?;
+            if decision.erase_held_secret {
+                conn.execute("UPDATE messages SET held_secret = NULL WHERE id = ?1", params![message_id])?;
+            }
+            let open: i64 = conn.query_row(
+                "SELECT count(*) FROM deliveries WHERE message_id = ?1 AND status IN ('queued', 'deferred')",
+                params![message_id],
+                |r| r.get(0),
+            )?;
+            if open == 0 {
+                conn.execute(
+                    "UPDATE messages SET done = 1, content = NULL, attempts = attempts + 1,
+                         lease_owner = NULL, lease_until = NULL WHERE id = ?1",
+                    params![message_id],
+                )?;
+            } else {
+                let next = decision.retry_at.unwrap_or(now_ms) as i64;
+                conn.execute(
+                    "UPDATE messages SET attempts = attempts + 1, next_ms = ?2, lease_owner = NULL, lease_until = NULL
+                     WHERE id = ?1",
+                    params![message_id, next],
+                )?;
+            }
+            finish_if_done(conn, &job_id, now_ms)
+        })
+        .await
+    }
+
+    async fn reschedule_message(&self, message_id: &str, at_ms: u64) -> Result<(), StoreError> {
+        let message_id = message_id.to_owned();
+        self.write(move |conn, _| {
+            conn.execute(
+                "UPDATE messages SET next_ms = ?2, attempts = attempts + 1, lease_owner = NULL, lease_until = NULL
+                 WHERE id = ?1",
+                params![message_id, at_ms as i64],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn message_content(&self, message_id: &str) -> Result<Option<(String, Vec<u8>)>, StoreError> {
+        let message_id = message_id.to_owned();
+        self.read(move |conn, key| {
+            let row: Option<(String, Option<Vec<u8>>)> = conn
+                .query_row("SELECT reverse_path, content FROM messages WHERE id = ?1", params![message_id], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+                .optional()?;
+            match row {
+                Some((reverse_path, Some(blob))) => {
+                    Ok(Some((reverse_path, key.open(&format!("message:{message_id}"), &blob)?)))
+                }
+                _ => Ok(None),
+            }
+        })
+        .await
+    }
+
+    async fn held_secret(&self, message_id: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let message_id = message_id.to_owned();
+        self.read(move |conn, key| {
+            let blob: Option<Option<Vec<u8>>> = conn
+                .query_row("SELECT held_secret FROM messages WHERE id = ?1", params![message_id], |r| r.get(0))
+                .optional()?;
+            match blob.flatten() {
+                Some(blob) => Ok(Some(key.open(&format!("secret:{message_id}"), &blob)?)),
+                None => Ok(None),
+            }
+        })
+        .await
+    }
+
+    async fn job_status(&self, account: &str, job_id: &str) -> Result<Option<JobStatus>, StoreError> {
+        let (account, job_id) = (account.to_owned(), job_id.to_owned());
+        self.read(move |conn, _| {
+            // Scoped by account: another account's job is indistinguishable from none.
+            let job: Option<(i64, String, Option<i64>)> = conn
+                .query_row(
+                    "SELECT received_ms, state, finished_ms FROM jobs WHERE id = ?1 AND account = ?2",
+                    params![job_id, account],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .optional()?;
+            let Some((received_ms, state, finished_ms)) = job else { return Ok(None) };
+            let mut stmt = conn.prepare_cached(
+                "SELECT block, address, role, reference, status, password, reply, detail, updated_ms
+                 FROM recipients WHERE job_id = ?1 ORDER BY block, rowid",
+            )?;
+            let mut recipients = Vec::new();
+            let mut rows = stmt.query(params![job_id])?;
+            while let Some(r) = rows.next()? {
+                recipients.push(RecipientStatus {
+                    block: r.get(0)?,
+                    address: r.get(1)?,
+                    role: parse("role", &r.get::<_, String>(2)?)?,
+                    reference: r.get(3)?,
+                    status: parse("status", &r.get::<_, String>(4)?)?,
+                    password: parse("password state", &r.get::<_, String>(5)?)?,
+                    reply: r.get(6)?,
+                    detail: r.get(7)?,
+                    updated_ms: r.get::<_, i64>(8)? as u64,
+                });
+            }
+            let mut stmt = conn.prepare_cached(
+                "SELECT seq, block, recipient, kind, description, ts_ms FROM events WHERE job_id = ?1 ORDER BY seq",
+            )?;
+            let mut events = Vec::new();
+            let mut rows = stmt.query(params![job_id])?;
+            while let Some(r) = rows.next()? {
+                events.push(StoredEvent {
+                    seq: r.get(0)?,
+                    block: r.get(1)?,
+                    recipient: r.get(2)?,
+                    kind: parse("event kind", &r.get::<_, String>(3)?)?,
+                    description: r.get(4)?,
+                    ts_ms: r.get::<_, i64>(5)? as u64,
+                });
+            }
+            Ok(Some(JobStatus {
+                id: job_id,
+                received_ms: received_ms as u64,
+                state,
+                finished_ms: finished_ms.map(|f| f as u64),
+                recipients,
+                events,
+            }))
+        })
+        .await
+    }
+}

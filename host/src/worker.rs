@@ -1,0 +1,205 @@
+//! The worker pool: claims due work from the store with a lease, runs the workflow in a
+//! fresh component instance, and commits what it decided (DESIGN §1, §4).
+//!
+//! A crash at any point loses nothing: a job or message stays in the store until a commit
+//! says otherwise, and its lease expires (or, on the only node of an SQLite store, is
+//! released at start-up), so another worker repeats the step. A repeated delivery attempt
+//! may send an original twice to the recipients in flight at the crash; a password mail
+//! can only exist after the commit that recorded its original as delivered.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use tokio::sync::{Notify, watch};
+
+use crate::runtime::CallError;
+use crate::service::bindings::exports::sealmail::mail::validation::Limits;
+use crate::service::bindings::workflow::{
+    JobContext, MessageState, Policy, RecipientState, StartOutcome, WorkflowError,
+};
+use crate::service::clock::now_ms;
+use crate::service::{ServiceRuntime, Services};
+use crate::store::{ClaimedJob, ClaimedMessage, DeliveryDecision, Effects, StartDecision, Store, Work};
+
+/// A busy sandbox (every instance slot taken) is retried this soon.
+const BUSY_RETRY_MS: u64 = 1_000;
+
+/// What every worker shares.
+pub struct Pool {
+    /// The workflow component.
+    pub runtime: ServiceRuntime,
+    /// The capabilities.
+    pub services: Arc<Services>,
+    /// Request limits (for the re-validation in `start-job`).
+    pub limits: Limits,
+    /// Retry schedule and queue lifetime.
+    pub policy: Policy,
+    /// Domain of generated Message-IDs.
+    pub message_id_domain: String,
+    /// Lease length.
+    pub lease: Duration,
+    /// Idle polling interval.
+    pub poll: Duration,
+    /// Signalled when new work is stored.
+    pub wake: Arc<Notify>,
+    /// Jobs accepted and not finished (the back-pressure gauge).
+    pub unfinished: Arc<AtomicU64>,
+}
+
+impl Pool {
+    fn store(&self) -> &Arc<dyn Store> {
+        &self.services.store
+    }
+
+    /// Runs worker `n` until `shutdown` turns true; finishes the step in hand first.
+    pub async fn run(self: Arc<Self>, n: usize, mut shutdown: watch::Receiver<bool>) {
+        let owner = format!("{}-{}-{n}", std::process::id(), uuid::Uuid::new_v4().simple());
+        loop {
+            if *shutdown.borrow() {
+                break;
+            }
+            let now = now_ms();
+            match self.store().claim(&owner, now, self.lease.as_millis() as u64).await {
+                Ok(Some(Work::Start(job))) => {
+                    self.start(job).await;
+                    continue;
+                }
+                Ok(Some(Work::Deliver(message))) => {
+                    self.deliver(message).await;
+                    continue;
+                }
+                Ok(None) => {}
+                Err(e) => tracing::error!(error = %e, "cannot claim work"),
+            }
+            let nap = match self.store().next_due().await {
+                Ok(Some(due)) if due > now => Duration::from_millis(due - now).min(self.poll),
+                _ => self.poll,
+            };
+            tokio::select! {
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(nap) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+    }
+
+    async fn start(&self, job: ClaimedJob) {
+        let context = JobContext {
+            job_id: job.id.clone(),
+            received_ms: job.received_ms,
+            message_id_domain: self.message_id_domain.clone(),
+            attempts: job.attempts,
+        };
+        let called =
+            self.runtime.start_job(self.services.clone(), context, job.request, self.limits, self.policy.clone()).await;
+        let now = now_ms();
+        let (decision, effects) = match called {
+            Ok(called) if called.failure.is_some() => {
+                let why = called.failure.unwrap_or_default();
+                tracing::warn!(job = %job.id, %why, "host failure during start-job; retrying");
+                (StartDecision::Retry(now + self.policy_delay(job.attempts)), Effects::default())
+            }
+            Ok(called) => match called.result {
+                Ok(StartOutcome::Queued) => (StartDecision::Queued, called.effects),
+                Ok(StartOutcome::Dropped(updates)) => (StartDecision::Dropped(updates), called.effects),
+                Ok(StartOutcome::Retry((at, why))) => {
+                    tracing::warn!(job = %job.id, %why, "job waits: a capability is unavailable");
+                    (StartDecision::Retry(at), Effects::default())
+                }
+                Err(WorkflowError::Invalid(problems)) => {
+                    let list: Vec<String> = problems.iter().map(|p| format!("{}: {}", p.path, p.message)).collect();
+                    let why = format!("the stored request is no longer valid: {}", list.join("; "));
+                    (StartDecision::Failed(why), Effects::default())
+                }
+                Err(WorkflowError::Internal(why)) => {
+                    tracing::error!(job = %job.id, %why, "workflow failed");
+                    (StartDecision::Failed(format!("processing failed: {why}")), Effects::default())
+                }
+            },
+            Err(CallError::Busy { .. }) => (StartDecision::Retry(now + BUSY_RETRY_MS), Effects::default()),
+            Err(e) => {
+                tracing::error!(job = %job.id, error = %e, "workflow call failed");
+                (StartDecision::Failed(format!("processing failed: {e}")), Effects::default())
+            }
+        };
+        let queued = !effects.enqueued.is_empty();
+        match self.store().commit_start(&job.id, now, decision, effects).await {
+            Ok(finished) => {
+                if finished {
+                    self.unfinished.fetch_sub(1, Ordering::Relaxed);
+                }
+                if queued {
+                    self.wake.notify_one();
+                }
+            }
+            // Not committed: the lease runs out and the step is repeated.
+            Err(e) => tracing::error!(job = %job.id, error = %e, "cannot commit start-job"),
+        }
+    }
+
+    async fn deliver(&self, message: ClaimedMessage) {
+        let state = MessageState {
+            message_id: message.id.clone(),
+            kind: message.kind,
+            block: message.block,
+            parent: message.parent.clone(),
+            first_attempt_ms: message.first_attempt_ms,
+            attempts: message.attempts,
+            recipients: message
+                .recipients
+                .iter()
+                .map(|(address, name, role, status)| RecipientState {
+                    address: address.clone(),
+                    name: name.clone(),
+                    role: *role,
+                    status: *status,
+                })
+                .collect(),
+        };
+        let called = self.runtime.deliver(self.services.clone(), state, self.policy.clone()).await;
+        let now = now_ms();
+        let retry = |why: String| {
+            tracing::warn!(message = %message.id, %why, "delivery attempt failed; retrying");
+            now + self.policy_delay(message.attempts)
+        };
+        let committed = match called {
+            Ok(called) if called.failure.is_some() => {
+                self.store().reschedule_message(&message.id, retry(called.failure.unwrap_or_default())).await
+            }
+            Ok(called) => match called.result {
+                Ok(outcome) => {
+                    let queued = !called.effects.enqueued.is_empty();
+                    let decision = DeliveryDecision {
+                        updates: outcome.updates,
+                        retry_at: outcome.retry_at,
+                        erase_held_secret: outcome.erase_held_secret,
+                    };
+                    let result = self.store().commit_delivery(&message.id, now, decision, called.effects).await;
+                    if let Ok(finished) = result {
+                        if finished {
+                            self.unfinished.fetch_sub(1, Ordering::Relaxed);
+                        }
+                        if queued {
+                            self.wake.notify_one();
+                        }
+                    }
+                    result.map(|_| ())
+                }
+                Err(e) => self.store().reschedule_message(&message.id, retry(e.to_string())).await,
+            },
+            Err(CallError::Busy { .. }) => self.store().reschedule_message(&message.id, now + BUSY_RETRY_MS).await,
+            Err(e) => self.store().reschedule_message(&message.id, retry(e.to_string())).await,
+        };
+        if let Err(e) = committed {
+            tracing::error!(message = %message.id, error = %e, "cannot commit the delivery attempt");
+        }
+    }
+
+    fn policy_delay(&self, attempts: u32) -> u64 {
+        match self.policy.retry_delays_ms.as_slice() {
+            [] => 60_000,
+            d => d[(attempts as usize).min(d.len() - 1)],
+        }
+    }
+}
