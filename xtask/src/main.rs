@@ -1,11 +1,11 @@
 //! Project automation, run as `cargo xtask <command>` (alias in `.cargo/config.toml`).
 //!
 //! - `setup`: installs what the tests need on a Debian machine, idempotently (the wasm
-//!   target, 7-Zip, bsdtar, Python's pyzipper).
+//!   target, 7-Zip, bsdtar, ClamAV, Python's pyzipper).
 //! - `build-guest`: builds the component (`wasm32-wasip2`) that the host embeds. It runs
 //!   before every host build because a `build.rs` that runs cargo deadlocks on the target
 //!   directory lock.
-//! - `run`: the main job (for now: the CLI on the samples; the server arrives next).
+//! - `run`: the main job: the server on embedded defaults (with a `demo` account).
 //! - `test`: setup, build, formatting, clippy, and every test.
 //! - `bench`: the sealing benchmark (`docs/performance.md`).
 
@@ -149,32 +149,36 @@ fn build_guest() -> Result<()> {
 }
 
 fn run_main_job(extra: &[String]) -> Result<()> {
+    run(Command::new("rustup").args(["target", "add", "wasm32-wasip2"]))?;
     build_guest()?;
     run(cargo().args(["build", "--release", "--package", "sealmail"]))?;
     let exe = root().join("target").join("release").join("sealmail");
     if !extra.is_empty() {
         return run(Command::new(&exe).args(extra));
     }
-    // Until the server exists (next issue), the main job shows the CLI on the samples.
-    let samples = root().join("..").join("shared").join("samples");
-    let samples = if samples.is_dir() { samples } else { root().join("tests").join("samples") };
-    for entry in std::fs::read_dir(&samples).with_context(|| format!("cannot list {}", samples.display()))? {
-        let path = entry?.path();
-        if path.extension().is_some_and(|e| e == "json") {
-            eprintln!("\n== sealmail validate {}", path.display());
-            run(Command::new(&exe).arg("validate").arg(&path))?;
+    // The server on embedded defaults: SQLite and the outbox in ./sealmail-data, on
+    // 127.0.0.1:8080. A `demo` account is created once; its secret is kept (mode 0600) in
+    // sealmail-data/demo-account.txt so that the README's curl examples work.
+    let data = root().join("sealmail-data");
+    let secret_file = data.join("demo-account.txt");
+    if !secret_file.is_file() {
+        let out = Command::new(&exe).args(["account", "add", "demo"]).output().context("sealmail account add")?;
+        if !out.status.success() {
+            bail!("sealmail account add demo failed: {}", String::from_utf8_lossy(&out.stderr));
         }
+        let secret = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .find_map(|l| l.strip_prefix("secret:").map(|s| s.trim().to_owned()))
+            .context("account add printed no secret")?;
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        use std::io::Write as _;
+        options.open(&secret_file)?.write_all(format!("demo:{secret}\n").as_bytes())?;
+        eprintln!("created the account `demo`; its credentials are in {}", secret_file.display());
     }
-    let demo = root().join("target").join("demo");
-    std::fs::create_dir_all(&demo)?;
-    std::fs::write(demo.join("Rechnung-Müller.txt"), "Rechnung Nr. 2026-11\nBetrag: 42,00 EUR\n".repeat(2000))?;
-    eprintln!("\n== sealmail seal");
-    run(Command::new(&exe)
-        .arg("seal")
-        .arg("--force")
-        .arg("-o")
-        .arg(demo.join("demo.zip"))
-        .arg(demo.join("Rechnung-Müller.txt")))
+    run(Command::new(&exe).arg("serve"))
 }
 
 fn test() -> Result<()> {
@@ -198,6 +202,8 @@ fn test() -> Result<()> {
         ])
         .arg(service_dir)
         .args(["--", "-D", "warnings"]))?;
+    // The system tests start the server binary itself (tests/src/harness/server.rs).
+    run(cargo().args(["build", "--package", "sealmail"]))?;
     run(cargo().args(["test", "--workspace", "--no-fail-fast"]))
 }
 

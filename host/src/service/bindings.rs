@@ -11,5 +11,5 @@ wasmtime::component::bindgen!({
     exports: { default: async },
 });
 
-pub use exports::sealmail::mail::workflow;
-pub use sealmail::mail::{antivirus, clock, delivery, notifier, transport};
+pub use self::exports::sealmail::mail::workflow;
+pub use self::sealmail::mail::{antivirus, clock, delivery, notifier, transport};

@@ -17,6 +17,12 @@ pub use crate::service::bindings::notifier::{Event, EventKind};
 pub use crate::service::bindings::workflow::RecipientUpdate;
 pub use codes::{event_codes, status_codes};
 
+/// A `To` recipient without a display name (tests).
+#[cfg(test)]
+pub(crate) fn delivery_recipient(address: &str) -> crate::service::bindings::delivery::Recipient {
+    crate::service::bindings::delivery::Recipient { address: address.to_owned(), name: None, role: Role::To }
+}
+
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

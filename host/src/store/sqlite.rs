@@ -751,3 +751,164 @@ impl Store for SqliteStore {
         .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{Event, EventKind, NewRecipient, OutgoingMessage, RecipientUpdate};
+    use crate::store::{MessageKind, PasswordState};
+
+    fn store(dir: &Path) -> SqliteStore {
+        SqliteStore::open(&dir.join("t.db"), AtRestKey::from_bytes([3; 32])).unwrap()
+    }
+
+    fn job(id: &str, idempotency: Option<(&str, u8)>) -> NewJob {
+        NewJob {
+            id: id.into(),
+            account: "acme".into(),
+            received_ms: 1_000,
+            request: b"{\"secret\":\"request body\"}".to_vec(),
+            recipients: vec![
+                NewRecipient { block: 0, address: "a@x.example".into(), role: Role::To, reference: Some("r1".into()) },
+                NewRecipient { block: 0, address: "b@x.example".into(), role: Role::Bcc, reference: None },
+            ],
+            secure: true,
+            idempotency: idempotency.map(|(k, b)| (k.to_owned(), [b; 32])),
+        }
+    }
+
+    fn message(id: &str) -> OutgoingMessage {
+        OutgoingMessage {
+            message_id: id.into(),
+            kind: MessageKind::Original,
+            block: 0,
+            parent: None,
+            reverse_path: "s@x.example".into(),
+            recipients: ["a@x.example", "b@x.example"].iter().map(|a| crate::store::delivery_recipient(a)).collect(),
+            content: b"Subject: hi\r\n\r\nbody\r\n".to_vec(),
+            held_secret: Some(b"held password".to_vec()),
+        }
+    }
+
+    fn update(address: &str, status: DeliveryStatus, password: PasswordState) -> RecipientUpdate {
+        RecipientUpdate {
+            block: 0,
+            address: address.into(),
+            status,
+            password: Some(password),
+            reply: None,
+            detail: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn idempotency_keys_replay_or_conflict_per_account() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(dir.path());
+        assert_eq!(s.submit(job("j1", Some(("k", 1)))).await.unwrap(), Submitted::Created);
+        assert_eq!(s.submit(job("j2", Some(("k", 1)))).await.unwrap(), Submitted::Replay("j1".into()));
+        assert_eq!(s.submit(job("j3", Some(("k", 2)))).await.unwrap(), Submitted::Conflict);
+        let mut other = job("j4", Some(("k", 2)));
+        other.account = "other".into();
+        assert_eq!(s.submit(other).await.unwrap(), Submitted::Created);
+        assert_eq!(s.unfinished_jobs().await.unwrap(), 2);
+        assert!(s.job_status("other", "j1").await.unwrap().is_none(), "scoped by account");
+        assert_eq!(s.job_status("acme", "j1").await.unwrap().unwrap().recipients.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_job_runs_through_claims_and_commits_and_its_secrets_are_purged() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(dir.path());
+        s.submit(job("j1", None)).await.unwrap();
+        let Some(Work::Start(claimed)) = s.claim("w1", 2_000, 60_000).await.unwrap() else { panic!("no job") };
+        assert_eq!(claimed.request, b"{\"secret\":\"request body\"}");
+        assert!(s.claim("w2", 2_001, 60_000).await.unwrap().is_none(), "leased");
+
+        let event = Event {
+            block: 0,
+            recipient: "a@x.example".into(),
+            kind: EventKind::ProcessingFinished,
+            description: "queued".into(),
+        };
+        let effects = Effects { enqueued: vec![message("m1@x")], events: vec![event] };
+        assert!(!s.commit_start("j1", 2_000, StartDecision::Queued, effects).await.unwrap());
+        assert_eq!(s.held_secret("m1@x").await.unwrap().unwrap(), b"held password");
+
+        let Some(Work::Deliver(m)) = s.claim("w1", 3_000, 60_000).await.unwrap() else { panic!("no message") };
+        assert_eq!((m.first_attempt_ms, m.recipients.len()), (3_000, 2));
+        let decision = DeliveryDecision {
+            updates: vec![
+                update("a@x.example", DeliveryStatus::Delivered, PasswordState::Queued),
+                update("b@x.example", DeliveryStatus::Deferred, PasswordState::Pending),
+            ],
+            retry_at: Some(10_000),
+            erase_held_secret: false,
+        };
+        assert!(!s.commit_delivery("m1@x", 3_000, decision, Effects::default()).await.unwrap());
+        assert!(s.claim("w1", 9_999, 60_000).await.unwrap().is_none(), "not due before retry_at");
+        let Some(Work::Deliver(m)) = s.claim("w1", 10_000, 60_000).await.unwrap() else { panic!("not due") };
+        assert_eq!(m.attempts, 1);
+        let decision = DeliveryDecision {
+            updates: vec![update("b@x.example", DeliveryStatus::Bounced, PasswordState::NotTriggered)],
+            retry_at: None,
+            erase_held_secret: true,
+        };
+        assert!(s.commit_delivery("m1@x", 10_000, decision, Effects::default()).await.unwrap(), "finished");
+        assert!(s.held_secret("m1@x").await.unwrap().is_none());
+        assert!(s.message_content("m1@x").await.unwrap().is_none());
+        let report = s.job_status("acme", "j1").await.unwrap().unwrap();
+        assert_eq!(report.state, "finished");
+        assert_eq!(report.events.len(), 1);
+        assert_eq!(report.recipients[1].password, PasswordState::NotTriggered);
+        assert_eq!(s.unfinished_jobs().await.unwrap(), 0);
+        let conn = Connection::open(dir.path().join("t.db")).unwrap();
+        let left: i64 =
+            conn.query_row("SELECT count(*) FROM jobs WHERE request IS NOT NULL", [], |r| r.get(0)).unwrap();
+        assert_eq!(left, 0, "request purged");
+    }
+
+    #[tokio::test]
+    async fn a_failed_job_drops_every_recipient_with_one_password_event_each() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(dir.path());
+        s.submit(job("j1", None)).await.unwrap();
+        s.claim("w1", 2_000, 60_000).await.unwrap();
+        let finished =
+            s.commit_start("j1", 2_000, StartDecision::Failed("boom".into()), Effects::default()).await.unwrap();
+        assert!(finished);
+        let report = s.job_status("acme", "j1").await.unwrap().unwrap();
+        assert!(report.recipients.iter().all(|r| r.status == DeliveryStatus::Dropped));
+        let kinds: Vec<_> = report.events.iter().map(|e| e.kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                EventKind::ProcessingFailed,
+                EventKind::PasswordMailNotTriggered,
+                EventKind::ProcessingFailed,
+                EventKind::PasswordMailNotTriggered
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn leases_of_a_dead_worker_expire_or_are_released_at_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(dir.path());
+        s.submit(job("j1", None)).await.unwrap();
+        assert!(s.claim("dead", 2_000, 1_000).await.unwrap().is_some());
+        assert!(s.claim("w", 2_500, 1_000).await.unwrap().is_none());
+        assert!(s.claim("w", 3_001, 1_000).await.unwrap().is_some(), "expired lease");
+        s.release_leases().await.unwrap();
+        assert!(s.claim("w2", 3_002, 1_000).await.unwrap().is_some(), "released");
+    }
+
+    #[test]
+    fn a_newer_schema_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        Connection::open(&path).unwrap().execute_batch("PRAGMA user_version = 99").unwrap();
+        let err = SqliteStore::open(&path, AtRestKey::from_bytes([3; 32])).err().unwrap();
+        assert!(err.to_string().contains("newer"), "{err}");
+    }
+}

@@ -1,11 +1,13 @@
 //! Real neighbours for the integration tests, started and stopped by the tests themselves on
 //! `127.0.0.1`: a scriptable SMTP server ([`smtp`]), a throwaway TLS CA ([`tls`]), a ClamAV
-//! daemon with test signatures ([`clamd`]), plus small helpers (free ports, pyzipper).
+//! daemon with test signatures ([`clamd`]), the sealmail server itself as a
+//! process ([`server`]), plus small helpers (free ports, pyzipper).
 //!
 //! Nothing here may outlive its test: every server stops when its handle is dropped, and
 //! files live in temporary directories.
 
 pub mod clamd;
+pub mod server;
 pub mod smtp;
 pub mod tls;
 
@@ -15,6 +17,7 @@ use std::process::Command;
 use base64::Engine as _;
 
 pub use clamd::{Clamd, EICAR, Signatures};
+pub use server::{ACCOUNT, OTHER_ACCOUNT, Sealmail};
 pub use smtp::{CommandLine, RcptRule, ReceivedMail, SmtpServer, SmtpServerConfig};
 pub use tls::{TestCa, TlsIdentity};
 
