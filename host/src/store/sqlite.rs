@@ -474,8 +474,25 @@ impl Store for SqliteStore {
         let owner = owner.to_owned();
         self.write(move |conn, key| {
             let (now, until) = (now_ms as i64, (now_ms + lease_ms) as i64);
-            let job: Option<(String, i64, u32, Option<Vec<u8>>, bool)> = conn
-                .query_row(
+            // Oldest due work first, jobs and messages alike: a burst of submissions must
+            // not starve the deliveries (and password mails) of the jobs before it.
+            let (job_due, message_due): (Option<i64>, Option<i64>) = conn.query_row(
+                "SELECT (SELECT min(next_ms) FROM jobs WHERE state = 'queued' AND next_ms <= ?1
+                         AND (lease_until IS NULL OR lease_until < ?1)),
+                        (SELECT min(next_ms) FROM messages WHERE done = 0 AND next_ms <= ?1
+                         AND (lease_until IS NULL OR lease_until < ?1))",
+                params![now],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            let take_job = match (job_due, message_due) {
+                (Some(j), Some(m)) => j <= m,
+                (Some(_), None) => true,
+                (None, _) => false,
+            };
+            let job: Option<(String, i64, u32, Option<Vec<u8>>, bool)> = if !take_job {
+                None
+            } else {
+                conn.query_row(
                     "UPDATE jobs SET lease_owner = ?1, lease_until = ?2
                      WHERE id = (SELECT id FROM jobs WHERE state = 'queued' AND next_ms <= ?3
                                  AND (lease_until IS NULL OR lease_until < ?3) ORDER BY next_ms LIMIT 1)
@@ -483,7 +500,8 @@ impl Store for SqliteStore {
                     params![owner, until, now],
                     |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
                 )
-                .optional()?;
+                .optional()?
+            };
             if let Some((id, received_ms, attempts, request, secure)) = job {
                 let blob = request.ok_or_else(|| StoreError::Database(format!("job {id} has no request")))?;
                 let request = key.open(&format!("request:{id}"), &blob)?;
@@ -494,6 +512,9 @@ impl Store for SqliteStore {
                     request,
                     secure,
                 })));
+            }
+            if message_due.is_none() {
+                return Ok(None);
             }
             let message: Option<(String, String, String, u32, Option<String>, i64, u32)> = conn
                 .query_row(
