@@ -41,7 +41,9 @@ fn temporary_for_all(recipients: &[String], text: String) -> Vec<RecipientResult
 fn outcome(o: RecipientOutcome) -> Outcome {
     match o {
         RecipientOutcome::Delivered { reply } => {
-            Outcome::Delivered(Reply { code: reply_code(&reply), enhanced: None, text: reply })
+            let code = reply_code(&reply);
+            let enhanced = code.and_then(|c| crate::transport::reply::enhanced_status(c, reply.get(4..)?));
+            Outcome::Delivered(Reply { code, enhanced, text: reply })
         }
         RecipientOutcome::Permanent { code, enhanced, reply } => {
             Outcome::Permanent(Reply { code: Some(code), enhanced, text: reply })

@@ -298,7 +298,7 @@ fn apply_update(
     match kind {
         MessageKind::Original => conn.execute(
             "UPDATE recipients SET status = ?4, password = COALESCE(?5, password), reply = COALESCE(?6, reply),
-                 detail = COALESCE(?7, detail), updated_ms = ?8
+                 detail = ?7, updated_ms = ?8
              WHERE job_id = ?1 AND block = ?2 AND address = ?3",
             params![job_id, u.block, u.address, u.status.to_db(), password, u.reply, u.detail, now_ms as i64],
         )?,

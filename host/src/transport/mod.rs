@@ -10,7 +10,7 @@
 //! password mails, the password. Outcomes carry only server replies and local error texts.
 
 mod outbox;
-mod reply;
+pub(crate) mod reply;
 mod smtp;
 #[cfg(test)]
 pub(crate) mod test_smtp_server;
