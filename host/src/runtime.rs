@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use wasmtime::component::{Linker, ResourceTable};
+use wasmtime::component::{InstancePre, Linker, ResourceTable};
 use wasmtime::{
     Config, Engine, InstanceAllocationStrategy, PoolConcurrencyLimitError, PoolingAllocationConfig, ResourceLimiter,
     Store, Trap, UpdateDeadline,
@@ -147,24 +147,46 @@ impl ResourceLimiter for MemoryLimiter {
     }
 }
 
-/// The engine and the pre-linked component. Cheap to share (`Arc` inside); create once.
-#[derive(Clone)]
-pub struct Runtime {
-    inner: Arc<Inner>,
-}
-
-struct Inner {
-    engine: Engine,
-    pre: LibraryPre<StoreData>,
-    config: RuntimeConfig,
-    origin: Origin,
+/// An engine and one pre-linked component: what the runtime of either world holds. Its
+/// epoch ticker stops when it is dropped.
+pub(crate) struct Loaded<P> {
+    pub(crate) engine: Engine,
+    pub(crate) pre: P,
+    pub(crate) config: RuntimeConfig,
+    pub(crate) origin: Origin,
     ticker_stop: Arc<AtomicBool>,
 }
 
-impl Drop for Inner {
+impl<P> Drop for Loaded<P> {
     fn drop(&mut self) {
         self.ticker_stop.store(true, Ordering::Relaxed);
     }
+}
+
+impl<P> Loaded<P> {
+    /// Builds the engine, loads `wasm` (from the artifact cache when possible), links WASI
+    /// and whatever `link` adds, and pre-instantiates with `pre`.
+    pub(crate) fn load<T: WasiView + 'static>(
+        config: RuntimeConfig,
+        wasm: &[u8],
+        link: impl FnOnce(&mut Linker<T>) -> wasmtime::Result<()>,
+        pre: impl FnOnce(InstancePre<T>) -> wasmtime::Result<P>,
+    ) -> wasmtime::Result<Self> {
+        let (engine, ticker_stop) = engine(&config)?;
+        let (component, origin) = component_cache::load(&engine, wasm, config.cache_dir.as_deref())?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        link(&mut linker)?;
+        let pre = pre(linker.instantiate_pre(&component)?)?;
+        Ok(Self { engine, pre, config, origin, ticker_stop })
+    }
+}
+
+/// The `library` world's engine and pre-linked component. Cheap to share (`Arc` inside);
+/// create once.
+#[derive(Clone)]
+pub struct Runtime {
+    inner: Arc<Loaded<LibraryPre<StoreData>>>,
 }
 
 impl Runtime {
@@ -176,12 +198,7 @@ impl Runtime {
 
     /// Like [`Runtime::new`] with another component binary (tests, embedders).
     pub fn with_component(config: RuntimeConfig, wasm: &[u8]) -> wasmtime::Result<Self> {
-        let (engine, ticker_stop) = engine(&config)?;
-        let (component, origin) = component_cache::load(&engine, wasm, config.cache_dir.as_deref())?;
-        let mut linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
-        let pre = LibraryPre::new(linker.instantiate_pre(&component)?)?;
-        Ok(Self { inner: Arc::new(Inner { engine, pre, config, origin, ticker_stop }) })
+        Ok(Self { inner: Arc::new(Loaded::load(config, wasm, |_| Ok(()), LibraryPre::new)?) })
     }
 
     /// Whether the component came from the artifact cache.

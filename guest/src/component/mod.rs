@@ -73,12 +73,7 @@ impl wit_validation::Guest for Component {
         bytes: Vec<u8>,
         limits: wit_validation::Limits,
     ) -> Result<wit_validation::JobSummary, wit_validation::ValidationError> {
-        let limits = request::Limits {
-            max_request_bytes: limits.max_request_bytes,
-            max_message_bytes: limits.max_message_bytes,
-            max_addresses: limits.max_addresses,
-        };
-        match request::validate(&bytes, &limits) {
+        match request::validate(&bytes, &limits_from_wit(limits)) {
             Ok(v) => Ok(summary_to_wit(request::summary::JobSummary::new(&v))),
             Err(problems) => {
                 Err(wit_validation::ValidationError::Invalid(problems.into_iter().map(problem_to_wit).collect()))
@@ -132,6 +127,14 @@ fn summary_to_wit(s: request::summary::JobSummary) -> wit_validation::JobSummary
         callback_url: s.callback_url,
         estimated_message_bytes: s.estimated_message_bytes,
         warnings: s.warnings.into_iter().map(warning_to_wit).collect(),
+    }
+}
+
+pub(crate) fn limits_from_wit(l: wit_validation::Limits) -> request::Limits {
+    request::Limits {
+        max_request_bytes: l.max_request_bytes,
+        max_message_bytes: l.max_message_bytes,
+        max_addresses: l.max_addresses,
     }
 }
 

@@ -4,7 +4,6 @@
 use super::Component;
 use super::exports::sealmail::mail::workflow as wit;
 use super::sealmail::mail::{antivirus, clock, delivery, notifier, transport};
-use crate::request;
 use crate::workflow::{self as wf, Host};
 
 /// The imports, as the workflow's host.
@@ -83,11 +82,7 @@ impl wit::Guest for Component {
             message_id_domain: job.message_id_domain,
             attempts: job.attempts,
         };
-        let limits = request::Limits {
-            max_request_bytes: limits.max_request_bytes,
-            max_message_bytes: limits.max_message_bytes,
-            max_addresses: limits.max_addresses,
-        };
+        let limits = super::limits_from_wit(limits);
         let outcome = wf::start_job(
             &mut Imports,
             &mut super::system_rng(),

@@ -17,14 +17,12 @@ mod notifier;
 mod transport;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
-use wasmtime::Engine;
 use wasmtime::component::{HasSelf, Linker};
 
 use crate::antivirus::Scanners;
-use crate::component_cache::{self, Origin};
-use crate::runtime::{self, CallError, RuntimeConfig, StoreData};
+use crate::component_cache::Origin;
+use crate::runtime::{self, CallError, Loaded, RuntimeConfig, StoreData};
 use crate::store::{Effects, Store};
 use crate::transport::Transport;
 use bindings::workflow::{DeliverOutcome, JobContext, MessageState, Policy, StartOutcome, WorkflowError};
@@ -73,21 +71,7 @@ pub struct Called<T> {
 /// The engine and the pre-linked service component.
 #[derive(Clone)]
 pub struct ServiceRuntime {
-    inner: Arc<Inner>,
-}
-
-struct Inner {
-    engine: Engine,
-    pre: ServicePre<CallData>,
-    config: RuntimeConfig,
-    origin: Origin,
-    ticker_stop: Arc<AtomicBool>,
-}
-
-impl Drop for Inner {
-    fn drop(&mut self) {
-        self.ticker_stop.store(true, Ordering::Relaxed);
-    }
+    inner: Arc<Loaded<ServicePre<CallData>>>,
 }
 
 impl ServiceRuntime {
@@ -98,13 +82,8 @@ impl ServiceRuntime {
 
     /// Like [`ServiceRuntime::new`] with another component binary (tests).
     pub fn with_component(config: RuntimeConfig, wasm: &[u8]) -> wasmtime::Result<Self> {
-        let (engine, ticker_stop) = runtime::engine(&config)?;
-        let (component, origin) = component_cache::load(&engine, wasm, config.cache_dir.as_deref())?;
-        let mut linker: Linker<CallData> = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
-        Service::add_to_linker::<_, HasSelf<_>>(&mut linker, |d| d)?;
-        let pre = ServicePre::new(linker.instantiate_pre(&component)?)?;
-        Ok(Self { inner: Arc::new(Inner { engine, pre, config, origin, ticker_stop }) })
+        let link = |linker: &mut Linker<CallData>| Service::add_to_linker::<_, HasSelf<_>>(linker, |d| d);
+        Ok(Self { inner: Arc::new(Loaded::load(config, wasm, link, ServicePre::new)?) })
     }
 
     /// Whether the component came from the artifact cache.
