@@ -1,7 +1,6 @@
-//! Locates the two guest components for `include_bytes!`: the `library` world
-//! (`sealmail_guest.wasm`) and the `service` world (the same crate built with the
-//! `service` feature, in its own target directory so neither build invalidates the
-//! other). It does not build them: a build script that runs cargo deadlocks on the
+//! Locates the two guest components for `include_bytes!`: the `library` world and the
+//! `service` world (the same crate built with the `service` feature), which
+//! `cargo xtask build-guest` leaves in `target/components/`. It does not build them: a build script that runs cargo deadlocks on the
 //! target-directory lock, so `cargo xtask build-guest` (run by every xtask command) builds
 //! the guest before the host.
 
@@ -11,16 +10,8 @@ fn main() {
     println!("cargo::rerun-if-env-changed=CARGO_TARGET_DIR");
     let root = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR")).join("..");
     let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
-    locate(
-        "SEALMAIL_GUEST_WASM",
-        "SEALMAIL_GUEST_WASM_PATH",
-        target.join("wasm32-wasip2").join("guest").join("sealmail_guest.wasm"),
-    );
-    locate(
-        "SEALMAIL_SERVICE_WASM",
-        "SEALMAIL_SERVICE_WASM_PATH",
-        target.join("service").join("wasm32-wasip2").join("guest").join("sealmail_guest.wasm"),
-    );
+    locate("SEALMAIL_GUEST_WASM", "SEALMAIL_GUEST_WASM_PATH", target.join("components").join("library.wasm"));
+    locate("SEALMAIL_SERVICE_WASM", "SEALMAIL_SERVICE_WASM_PATH", target.join("components").join("service.wasm"));
 }
 
 fn locate(override_var: &str, out_var: &str, default: PathBuf) {

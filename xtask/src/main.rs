@@ -7,7 +7,8 @@
 //!   directory lock.
 //! - `run`: the main job: the server on embedded defaults (with a `demo` account).
 //! - `test`: setup, build, formatting, clippy, and every test.
-//! - `bench`: the sealing benchmark (`docs/performance.md`).
+//! - `bench`: the sealing benchmark (`docs/performance.md`); `bench load`: the service under
+//!   load (HTTP in, Postfix's `smtp-sink` out; installs Postfix for its test programs).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -25,7 +26,7 @@ fn main() -> Result<()> {
         Some("test") => test(),
         Some("bench") => bench(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask <setup | build-guest | run | test | bench>");
+            eprintln!("usage: cargo xtask <setup | build-guest | run | test | bench [load]>");
             std::process::exit(2);
         }
     }
@@ -79,6 +80,15 @@ const APT_PACKAGES: &[(&str, &str)] = &[
     ("/usr/sbin/clamd", "clamav-daemon"),
 ];
 
+/// Debian packages only the load benchmark uses (`cargo xtask bench load`): Postfix for its
+/// test programs `smtp-sink` (the next hop) and `smtp-source` (the raw SMTP rate). The Postfix
+/// daemon itself is never configured or started.
+const LOAD_BENCH_APT_PACKAGES: &[(&str, &str)] = &[("/usr/sbin/smtp-sink", "postfix")];
+
+/// Answers for packages that would otherwise ask at install time. Postfix asks for a mail
+/// configuration type; "No configuration" leaves the system's mail setup alone.
+const DEBCONF_PRESEED: &[(&str, &str)] = &[("postfix", "postfix postfix/main_mailer_type select No configuration")];
+
 /// Python packages the tests use (the third-party AE-2 reader).
 const PIP_PACKAGES: &[(&str, &str)] = &[("pyzipper", "pyzipper==0.4.0")];
 
@@ -86,22 +96,7 @@ fn setup() -> Result<()> {
     // rust-toolchain.toml names the target; rustup installs it on first use, but say it
     // explicitly so a machine whose rustup does not auto-install still works.
     run(Command::new("rustup").args(["target", "add", "wasm32-wasip2"]))?;
-    let missing: Vec<&str> = APT_PACKAGES.iter().filter(|(cmd, _)| !have(cmd)).map(|(_, pkg)| *pkg).collect();
-    if !missing.is_empty() {
-        let sudo: &[&str] = if is_root() { &[] } else { &["sudo"] };
-        let apt = |args: &[&str]| {
-            let mut all: Vec<&str> = sudo.to_vec();
-            all.push("apt-get");
-            all.extend_from_slice(args);
-            let mut c = Command::new(all[0]);
-            c.args(&all[1..]).env("DEBIAN_FRONTEND", "noninteractive");
-            c
-        };
-        run(&mut apt(&["update", "-q"]))?;
-        let mut install = vec!["install", "-y", "-q", "--no-install-recommends"];
-        install.extend(&missing);
-        run(&mut apt(&install))?;
-    }
+    apt_install(APT_PACKAGES)?;
     for (module, spec) in PIP_PACKAGES {
         if !python_has(module) {
             run(Command::new("python3").args([
@@ -117,33 +112,70 @@ fn setup() -> Result<()> {
     Ok(())
 }
 
+/// Installs the packages of `packages` whose command is missing, without questions.
+fn apt_install(packages: &[(&str, &str)]) -> Result<()> {
+    let missing: Vec<&str> = packages.iter().filter(|(cmd, _)| !have(cmd)).map(|(_, pkg)| *pkg).collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let sudo: &[&str] = if is_root() { &[] } else { &["sudo"] };
+    let command = |program: &str, args: &[&str]| {
+        let mut all: Vec<&str> = sudo.to_vec();
+        all.push(program);
+        all.extend_from_slice(args);
+        let mut c = Command::new(all[0]);
+        c.args(&all[1..]).env("DEBIAN_FRONTEND", "noninteractive");
+        c
+    };
+    for (package, answer) in DEBCONF_PRESEED {
+        if missing.contains(package) {
+            eprintln!("+ debconf-set-selections <<< {answer:?}");
+            let mut child = command("debconf-set-selections", &[])
+                .stdin(std::process::Stdio::piped())
+                .spawn()
+                .context("cannot start debconf-set-selections")?;
+            use std::io::Write as _;
+            child.stdin.take().context("debconf-set-selections stdin")?.write_all(format!("{answer}\n").as_bytes())?;
+            if !child.wait()?.success() {
+                bail!("debconf-set-selections refused {answer:?}");
+            }
+        }
+    }
+    run(&mut command("apt-get", &["update", "-q"]))?;
+    let mut install = vec!["install", "-y", "-q", "--no-install-recommends"];
+    install.extend(&missing);
+    run(&mut command("apt-get", &install))
+}
+
 fn is_root() -> bool {
     Command::new("id").arg("-u").output().is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }
 
-/// The component's path, as `host/build.rs` expects it.
-pub fn guest_wasm() -> PathBuf {
+/// Where `host/build.rs` finds the components: `target/components/{library,service}.wasm`.
+pub fn component_path(world: &str) -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from);
-    target.join("wasm32-wasip2").join("guest").join("sealmail_guest.wasm")
+    target.join("components").join(format!("{world}.wasm"))
 }
 
-/// The `service` world's component: the same crate with the `service` feature, built in
-/// its own target directory so that the two builds do not invalidate each other.
-pub fn service_wasm() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from);
-    target.join("service").join("wasm32-wasip2").join("guest").join("sealmail_guest.wasm")
-}
-
+/// Builds both worlds' components from the one guest crate (`service`: with the `service`
+/// feature). Both builds write `sealmail_guest.wasm`, so each result is copied to
+/// [`component_path`] — only when its bytes changed, so that an unchanged component does
+/// not make cargo rebuild the host that embeds it.
 fn build_guest() -> Result<()> {
-    let guest = ["build", "--package", "sealmail-guest", "--target", "wasm32-wasip2", "--profile", "guest"];
-    run(cargo().args(guest))?;
     let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from);
-    let service_dir = target.join("service");
-    run(cargo().args(guest).args(["--features", "service", "--target-dir"]).arg(&service_dir))?;
-    for (world, wasm) in [("library", guest_wasm()), ("service", service_wasm())] {
-        let size =
-            std::fs::metadata(&wasm).with_context(|| format!("the build did not produce {}", wasm.display()))?.len();
-        eprintln!("component ({world} world): {} ({} KiB)", wasm.display(), size / 1024);
+    let built = target.join("wasm32-wasip2").join("guest").join("sealmail_guest.wasm");
+    let guest = ["build", "--package", "sealmail-guest", "--target", "wasm32-wasip2", "--profile", "guest"];
+    for (world, features) in [("service", &["--features", "service"][..]), ("library", &[][..])] {
+        run(cargo().args(guest).args(features))?;
+        let bytes = std::fs::read(&built).with_context(|| format!("the build did not produce {}", built.display()))?;
+        let dest = component_path(world);
+        if std::fs::read(&dest).ok().as_deref() != Some(bytes.as_slice()) {
+            std::fs::create_dir_all(dest.parent().expect("a file path"))?;
+            let partial = dest.with_extension("wasm.partial");
+            std::fs::write(&partial, &bytes)?;
+            std::fs::rename(&partial, &dest)?;
+        }
+        eprintln!("component ({world} world): {} ({} KiB)", dest.display(), bytes.len() / 1024);
     }
     Ok(())
 }
@@ -187,28 +219,38 @@ fn test() -> Result<()> {
     run(cargo().args(["fmt", "--all", "--", "--check"]))?;
     run(cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
     run(cargo().args(["clippy", "--package", "sealmail-guest", "--target", "wasm32-wasip2", "--", "-D", "warnings"]))?;
-    let service_dir =
-        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from).join("service");
-    run(cargo()
-        .args([
-            "clippy",
-            "--package",
-            "sealmail-guest",
-            "--target",
-            "wasm32-wasip2",
-            "--features",
-            "service",
-            "--target-dir",
-        ])
-        .arg(service_dir)
-        .args(["--", "-D", "warnings"]))?;
+    run(cargo().args([
+        "clippy",
+        "--package",
+        "sealmail-guest",
+        "--target",
+        "wasm32-wasip2",
+        "--features",
+        "service",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
     // The system tests start the server binary itself (tests/src/harness/server.rs).
     run(cargo().args(["build", "--package", "sealmail"]))?;
     run(cargo().args(["test", "--workspace", "--no-fail-fast"]))
 }
 
 fn bench(extra: &[String]) -> Result<()> {
+    if extra.first().map(String::as_str) == Some("load") {
+        return bench_load(&extra[1..]);
+    }
     setup()?;
     build_guest()?;
     run(cargo().args(["run", "--release", "--package", "sealmail-tests", "--bin", "seal-bench", "--"]).args(extra))
+}
+
+/// `bench load`: the service under load (`tests/src/bin/load_bench.rs`) against the release
+/// server binary, which `cargo run` of the benchmark alone would not build.
+fn bench_load(extra: &[String]) -> Result<()> {
+    setup()?;
+    apt_install(LOAD_BENCH_APT_PACKAGES)?;
+    build_guest()?;
+    run(cargo().args(["build", "--release", "--package", "sealmail"]))?;
+    run(cargo().args(["run", "--release", "--package", "sealmail-tests", "--bin", "load-bench", "--"]).args(extra))
 }
