@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use reqwest::header::{HeaderMap, WWW_AUTHENTICATE};
-use sealmail_tests::harness::{ACCOUNT, OTHER_ACCOUNT, Sealmail, SmtpServer, SmtpServerConfig};
+use sealmail_tests::harness::{ACCOUNT, OTHER_ACCOUNT, Sealmail, SmtpServer, SmtpServerConfig, jobs};
 use serde_json::{Value, json};
 
 /// Generous: two cores shared with the server and the other tests of this file.
@@ -26,7 +26,7 @@ fn plain_job(subject: &str, to: &str) -> Value {
 
 /// `[transport]` for a plain SMTP relay on `port` (no TLS: a local test server).
 fn relay(port: u16) -> String {
-    format!("[transport]\nkind = \"smtp\"\nhost = \"127.0.0.1\"\nport = {port}\ntls = \"none\"\ntimeout_secs = 5\n")
+    jobs::plain_relay(port, 5)
 }
 
 /// A raw HTTP client, for requests the harness' helpers cannot express (other content types,

@@ -14,8 +14,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use sealmail_tests::harness::{ACCOUNT, ReceivedMail, Sealmail, SmtpServer, SmtpServerConfig};
-use serde_json::{Value, json};
+use sealmail_tests::harness::{ACCOUNT, ReceivedMail, Sealmail, SmtpServer, SmtpServerConfig, jobs};
+use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::{JoinHandle, JoinSet};
@@ -27,25 +27,8 @@ const WORKERS: usize = 4;
 
 /// A small secure job for one block with two recipients, unique to `n`.
 fn secure_job(n: usize) -> Value {
-    json!({
-        "job": { "features": {
-            "antivirus": { "active": true },
-            "secureDocument": { "active": true, "filename": format!("statement-{n}") },
-        } },
-        "mail": { "from": { "email": "Billing <billing@sender.example>" } },
-        "subject": { "content": format!("Statement {n}") },
-        "body": { "contentType": "text/plain", "content": "Your statement is attached." },
-        "attachments": [ {
-            "name": "statement.pdf",
-            "contentType": "application/pdf",
-            "content": "JVBERi0xLjQKJSBzYW1wbGUgaW52b2ljZQoxIDAgb2JqIDw8Pj4gZW5kb2JqCnRyYWlsZXIgPDw+PgolJUVPRgo=",
-            "secureDocument": true,
-        } ],
-        "recipients": [ { "mail": { "to": [
-            { "email": format!("First <{}>", address(n, 'a')) },
-            { "email": address(n, 'b') },
-        ] } } ],
-    })
+    let to = [format!("First <{}>", address(n, 'a')), address(n, 'b')];
+    jobs::secure_statement(&format!("Statement {n}"), &format!("statement-{n}"), &to)
 }
 
 fn address(n: usize, which: char) -> String {
@@ -54,8 +37,9 @@ fn address(n: usize, which: char) -> String {
 
 /// `[transport]` (plain relay on `port`), `[antivirus]` (secure jobs without clamd), `[queue]`.
 fn config(port: u16) -> String {
+    let relay = jobs::plain_relay(port, 10);
     format!(
-        "[transport]\nkind = \"smtp\"\nhost = \"127.0.0.1\"\nport = {port}\ntls = \"none\"\ntimeout_secs = 10\n\n\
+        "{relay}\n\
          [antivirus]\nallow_insecure_no_antivirus = true\n\n\
          [queue]\nworkers = {WORKERS}\nretry_delays_secs = [1]\npoll_ms = 50\nlease_secs = 30\n"
     )

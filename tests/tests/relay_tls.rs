@@ -8,8 +8,8 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use sealmail_tests::harness::{CommandLine, Sealmail, SmtpServer, SmtpServerConfig, TestCa};
-use serde_json::{Value, json};
+use sealmail_tests::harness::{CommandLine, Sealmail, SmtpServer, SmtpServerConfig, TestCa, jobs};
+use serde_json::Value;
 
 const USER: &str = "relay-user";
 const PASSWORD: &str = "relay-pass-7f3a9c";
@@ -18,25 +18,8 @@ const FINISH: Duration = Duration::from_secs(40);
 
 /// A secure job (one archive, one password) for one block with two recipients.
 fn secure_job() -> Value {
-    json!({
-        "job": { "features": {
-            "antivirus": { "active": true },
-            "secureDocument": { "active": true, "filename": "statement" },
-        } },
-        "mail": { "from": { "email": "Billing <billing@sender.example>" } },
-        "subject": { "content": "Your statement" },
-        "body": { "contentType": "text/plain", "content": "Your statement is attached." },
-        "attachments": [ {
-            "name": "statement.pdf",
-            "contentType": "application/pdf",
-            "content": "JVBERi0xLjQKJSBzYW1wbGUgaW52b2ljZQoxIDAgb2JqIDw8Pj4gZW5kb2JqCnRyYWlsZXIgPDw+PgolJUVPRgo=",
-            "secureDocument": true,
-        } ],
-        "recipients": [ { "mail": { "to": [
-            { "email": "Max <max@recipient.example>" },
-            { "email": "anna@recipient.example" },
-        ] } } ],
-    })
+    let to = ["Max <max@recipient.example>".to_owned(), "anna@recipient.example".to_owned()];
+    jobs::secure_statement("Your statement", "statement", &to)
 }
 
 /// The server's configuration: the relay with STARTTLS, AUTH and `ca_file`; secure jobs

@@ -7,6 +7,7 @@
 //! files live in temporary directories.
 
 pub mod clamd;
+pub mod jobs;
 pub mod server;
 pub mod smtp;
 pub mod tls;

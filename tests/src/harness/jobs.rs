@@ -1,0 +1,35 @@
+//! JobRequests and configuration snippets the system tests share.
+
+use serde_json::{Value, json};
+
+/// A small PDF-like attachment, base64.
+pub const STATEMENT_PDF: &str =
+    "JVBERi0xLjQKJSBzYW1wbGUgaW52b2ljZQoxIDAgb2JqIDw8Pj4gZW5kb2JqCnRyYWlsZXIgPDw+PgolJUVPRgo=";
+
+/// A secure job: one flagged `statement.pdf`, sealed into `<archive>.zip`, one block `to`.
+pub fn secure_statement(subject: &str, archive: &str, to: &[String]) -> Value {
+    let to: Vec<Value> = to.iter().map(|email| json!({ "email": email })).collect();
+    json!({
+        "job": { "features": {
+            "antivirus": { "active": true },
+            "secureDocument": { "active": true, "filename": archive },
+        } },
+        "mail": { "from": { "email": "Billing <billing@sender.example>" } },
+        "subject": { "content": subject },
+        "body": { "contentType": "text/plain", "content": "Your statement is attached." },
+        "attachments": [ {
+            "name": "statement.pdf",
+            "contentType": "application/pdf",
+            "content": STATEMENT_PDF,
+            "secureDocument": true,
+        } ],
+        "recipients": [ { "mail": { "to": to } } ],
+    })
+}
+
+/// `[transport]` for a local test relay on `port`, in clear text.
+pub fn plain_relay(port: u16, timeout_secs: u64) -> String {
+    format!(
+        "[transport]\nkind = \"smtp\"\nhost = \"127.0.0.1\"\nport = {port}\ntls = \"none\"\ntimeout_secs = {timeout_secs}\n"
+    )
+}
