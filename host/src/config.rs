@@ -94,7 +94,9 @@ pub struct QueueConfig {
 impl Default for QueueConfig {
     fn default() -> Self {
         Self {
-            workers: 4,
+            // Workflow calls wait on SMTP, clamd and fsync as much as they compute: twice
+            // the cores' worth keeps two cores busy (docs/performance.md: 8 beat 4).
+            workers: 8,
             max_jobs_in_flight: 10_000,
             // Postfix-like back-off: quick first retries, then hourly.
             retry_delays_secs: vec![60, 300, 900, 1800, 3600],
@@ -198,7 +200,7 @@ impl Config {
         for (key, value) in env {
             let Some(name) = key.strip_prefix("SEALMAIL_") else { continue };
             // Variables the binary itself reads (logging, caches) are not configuration keys.
-            if matches!(name, "LOG" | "CACHE_DIR" | "GUEST_WASM" | "SERVICE_WASM") {
+            if matches!(name, "LOG" | "CACHE_DIR" | "GUEST_WASM" | "SERVICE_WASM" | "BIN") {
                 continue;
             }
             let path: Vec<String> = name.split("__").map(str::to_ascii_lowercase).collect();

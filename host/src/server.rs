@@ -112,8 +112,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         unfinished: unfinished.clone(),
     });
     let (stop, stopped) = watch::channel(false);
-    let workers: Vec<_> =
-        (0..config.queue.workers.max(1)).map(|n| tokio::spawn(pool.clone().run(n, stopped.clone()))).collect();
+    let workers = pool.spawn(config.queue.workers, stopped)?;
 
     let app = crate::api::router(Arc::new(crate::api::AppState {
         library,
@@ -129,11 +128,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
     eprintln!("draining: waiting for workers to finish their current step");
     let _ = stop.send(true);
-    let drain = async {
-        for w in workers {
-            let _ = w.await;
-        }
-    };
+    let drain = tokio::task::spawn_blocking(move || workers.join());
     if tokio::time::timeout(DRAIN_TIMEOUT, drain).await.is_err() {
         eprintln!("drain timed out; unfinished steps will be repeated at the next start");
     }

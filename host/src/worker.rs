@@ -47,7 +47,38 @@ pub struct Pool {
     pub unfinished: Arc<AtomicU64>,
 }
 
+/// How much lower the workers' CPU priority is than the API's (Linux `nice` steps).
+const WORKER_NICENESS: i32 = 5;
+
 impl Pool {
+    /// Runs `workers` workers on their own runtime and OS threads until `shutdown`. The
+    /// workers run sandboxed guest code for milliseconds at a time; on the API's runtime
+    /// that would hold up request handling (tokio schedules cooperatively), so they get
+    /// threads of their own, at a lower priority: accepting a job (one fsync) comes before
+    /// working on the queue. Returns when every worker has finished its step in hand.
+    pub fn spawn(
+        self: Arc<Self>,
+        workers: usize,
+        shutdown: watch::Receiver<bool>,
+    ) -> std::io::Result<std::thread::JoinHandle<()>> {
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .thread_name("sealmail-worker")
+            .on_thread_start(lower_priority)
+            .enable_all()
+            .build()?;
+        std::thread::Builder::new().name("sealmail-workers".into()).spawn(move || {
+            runtime.block_on(async move {
+                let tasks: Vec<_> =
+                    (0..workers.max(1)).map(|n| tokio::spawn(self.clone().run(n, shutdown.clone()))).collect();
+                for task in tasks {
+                    let _ = task.await;
+                }
+            });
+        })
+    }
+
     fn store(&self) -> &Arc<dyn Store> {
         &self.services.store
     }
@@ -201,5 +232,14 @@ impl Pool {
             [] => 60_000,
             d => d[(attempts as usize).min(d.len() - 1)],
         }
+    }
+}
+
+/// Lowers the calling thread's CPU priority (on Linux, `nice` is per thread).
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: setpriority only reads its integer arguments; `who = 0` is the calling thread.
+    unsafe {
+        libc::setpriority(libc::PRIO_PROCESS, 0, WORKER_NICENESS);
     }
 }

@@ -64,7 +64,20 @@ const BASE64: GeneralPurpose = GeneralPurpose::new(
 
 /// Decodes base64, ignoring ASCII white space. Errors name the first offending character by
 /// its position in `text` (white space counted), so a client can find it.
+///
+/// The common case — valid base64, often without line breaks — is decoded in one pass by
+/// the `base64` crate; the character-by-character diagnosis runs only when that fails.
 pub fn decode_base64(text: &str) -> Result<Vec<u8>, DecodeError> {
+    let compact: std::borrow::Cow<'_, [u8]> = if text.bytes().any(|b| b.is_ascii_whitespace()) {
+        text.bytes().filter(|b| !b.is_ascii_whitespace()).collect::<Vec<u8>>().into()
+    } else {
+        text.as_bytes().into()
+    };
+    BASE64.decode(&compact).map_err(|e| diagnose_base64(text).unwrap_or_else(|| crate_error(e)))
+}
+
+/// The first character of `text` that cannot be base64, described, if there is one.
+fn diagnose_base64(text: &str) -> Option<DecodeError> {
     let mut padding_at = None;
     for (at, c) in text.chars().enumerate() {
         match c {
@@ -74,33 +87,34 @@ pub fn decode_base64(text: &str) -> Result<Vec<u8>, DecodeError> {
             }
             c if c.is_ascii_alphanumeric() || c == '+' || c == '/' => {
                 if let Some(pad) = padding_at {
-                    return Err(DecodeError::Base64(format!(
+                    return Some(DecodeError::Base64(format!(
                         "the '=' padding at character {pad} is followed by more data at character {at}"
                     )));
                 }
             }
             c => {
                 let hint = if c == '-' || c == '_' { " (base64url is not accepted: use '+' and '/')" } else { "" };
-                return Err(DecodeError::Base64(format!(
+                return Some(DecodeError::Base64(format!(
                     "character {at} is {c:?}, which is not in the base64 alphabet (A-Z, a-z, 0-9, '+', '/', '=' padding){hint}"
                 )));
             }
         }
     }
-    let compact: Vec<u8> = text.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
-    BASE64.decode(&compact).map_err(|e| {
-        DecodeError::Base64(match e {
-            base64::DecodeError::InvalidByte(at, byte) => {
-                format!("character {at} (not counting white space) is {:?}", char::from(byte))
-            }
-            base64::DecodeError::InvalidLength(len) => {
-                format!("{len} characters cannot be base64 (not a whole number of bytes)")
-            }
-            base64::DecodeError::InvalidLastSymbol(at, _) => {
-                format!("the last character (at {at}, not counting white space) has bits set that encode nothing")
-            }
-            base64::DecodeError::InvalidPadding => "the '=' padding is wrong".to_owned(),
-        })
+    None
+}
+
+fn crate_error(e: base64::DecodeError) -> DecodeError {
+    DecodeError::Base64(match e {
+        base64::DecodeError::InvalidByte(at, byte) => {
+            format!("character {at} (not counting white space) is {:?}", char::from(byte))
+        }
+        base64::DecodeError::InvalidLength(len) => {
+            format!("{len} characters cannot be base64 (not a whole number of bytes)")
+        }
+        base64::DecodeError::InvalidLastSymbol(at, _) => {
+            format!("the last character (at {at}, not counting white space) has bits set that encode nothing")
+        }
+        base64::DecodeError::InvalidPadding => "the '=' padding is wrong".to_owned(),
     })
 }
 

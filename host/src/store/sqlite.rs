@@ -7,8 +7,11 @@
 //! one failing operation does not take its batch-mates down. Reads use a small pool of
 //! read connections, which WAL lets run beside the writer.
 //!
-//! `secure_delete` is on, so purged request bodies, messages and secrets are overwritten
-//! in the file, not just unlinked from the b-tree (they are encrypted anyway).
+//! `secure_delete = FAST` overwrites purged request bodies, messages and secrets where that
+//! costs no extra I/O (on pages being written anyway); content freed to whole free pages
+//! may remain until the pages are reused. It is all encrypted at rest (`at_rest`), so
+//! this is defence in depth; full `ON` cost ~290 page writes per delivery commit
+//! (docs/performance.md).
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, mpsc};
@@ -66,6 +69,8 @@ const MAX_BATCH: usize = 512;
 /// One write: `run` executes in the writer's transaction and says whether it succeeded;
 /// `done` is told whether the transaction committed, and only then answers the caller.
 struct Op {
+    /// Must be on disk before the caller hears "done" (everything but lease bookkeeping).
+    durable: bool,
     run: Box<dyn FnOnce(&Connection) -> bool + Send>,
     done: Box<dyn FnOnce(Result<(), String>) + Send>,
 }
@@ -96,10 +101,11 @@ impl Drop for Inner {
 fn open_connection(path: &Path) -> Result<Connection, StoreError> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(std::time::Duration::from_secs(30))?;
+    conn.set_prepared_statement_cache_capacity(64);
     // WAL: readers never block the writer. FULL: the WAL is synced at every commit
     // (NORMAL would only sync at checkpoints and could lose acknowledged jobs).
     conn.execute_batch(
-        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA secure_delete = ON; PRAGMA foreign_keys = ON;",
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA secure_delete = FAST; PRAGMA foreign_keys = ON;",
     )?;
     Ok(conn)
 }
@@ -133,11 +139,30 @@ impl SqliteStore {
         &self,
         f: impl FnOnce(&Connection, &AtRestKey) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
+        self.submit_op(true, f).await
+    }
+
+    /// Like [`SqliteStore::write`], but the commit need not be synced when nothing durable
+    /// shares its batch: for leases, whose loss in a power cut is harmless (they are
+    /// released at start-up). It halves the fsyncs of a worker step.
+    async fn write_relaxed<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection, &AtRestKey) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        self.submit_op(false, f).await
+    }
+
+    async fn submit_op<T: Send + 'static>(
+        &self,
+        durable: bool,
+        f: impl FnOnce(&Connection, &AtRestKey) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
         let (tx, rx) = oneshot::channel();
         let key = self.inner.key.clone();
         let slot = Arc::new(Mutex::new(None));
         let result = slot.clone();
         let op = Op {
+            durable,
             run: Box::new(move |conn| {
                 let r = f(conn, &key);
                 let ok = r.is_ok();
@@ -202,6 +227,7 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
 }
 
 fn writer_loop(conn: Connection, rx: mpsc::Receiver<Op>) {
+    let mut synced = true;
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -209,6 +235,21 @@ fn writer_loop(conn: Connection, rx: mpsc::Receiver<Op>) {
                 Ok(op) => batch.push(op),
                 Err(_) => break,
             }
+        }
+        // In WAL mode, NORMAL skips the fsync at commit; the next FULL commit's fsync of the
+        // WAL covers the frames before it too.
+        let durable = batch.iter().any(|op| op.durable);
+        if durable != synced {
+            let mode = if durable { "FULL" } else { "NORMAL" };
+            if let Err(e) = conn.execute_batch(&format!("PRAGMA synchronous = {mode}")) {
+                // Never commit durable work unsynced: fail the batch, keep the old mode.
+                let why = format!("cannot set synchronous = {mode}: {e}");
+                for op in batch {
+                    (op.done)(Err(why.clone()));
+                }
+                continue;
+            }
+            synced = durable;
         }
         if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
             let why = format!("cannot begin a transaction: {e}");
@@ -232,6 +273,22 @@ fn writer_loop(conn: Connection, rx: mpsc::Receiver<Op>) {
             reply(commit.clone());
         }
     }
+}
+
+/// `query_row` through the statement cache: the same few statements run for every job, and
+/// parsing them again each time was a visible share of the store's CPU.
+fn query_row<T, P: rusqlite::Params>(
+    conn: &Connection,
+    sql: &str,
+    params: P,
+    f: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> rusqlite::Result<T> {
+    conn.prepare_cached(sql)?.query_row(params, f)
+}
+
+/// `execute` through the statement cache.
+fn execute<P: rusqlite::Params>(conn: &Connection, sql: &str, params: P) -> rusqlite::Result<usize> {
+    conn.prepare_cached(sql)?.execute(params)
 }
 
 fn db_err(what: &str, text: &str) -> StoreError {
@@ -296,7 +353,8 @@ fn apply_update(
 ) -> Result<(), StoreError> {
     let password = u.password.map(DbName::to_db);
     match kind {
-        MessageKind::Original => conn.execute(
+        MessageKind::Original => execute(
+            conn,
             "UPDATE recipients SET status = ?4, password = COALESCE(?5, password), reply = COALESCE(?6, reply),
                  detail = ?7, updated_ms = ?8
              WHERE job_id = ?1 AND block = ?2 AND address = ?3",
@@ -304,7 +362,8 @@ fn apply_update(
         )?,
         // A password mail's own delivery status lives in `deliveries`; the recipient's row
         // keeps its original's status and reply, and gets the password state.
-        MessageKind::PasswordMail => conn.execute(
+        MessageKind::PasswordMail => execute(
+            conn,
             "UPDATE recipients SET password = COALESCE(?4, password), updated_ms = ?5
              WHERE job_id = ?1 AND block = ?2 AND address = ?3",
             params![job_id, u.block, u.address, password, now_ms as i64],
@@ -317,7 +376,7 @@ fn apply_update(
 /// this itself because the workflow could not (DESIGN §5: `PROCESS/FINISHED/DROPPED/
 /// PROCESSING_FAILED`, and for a secure job the one PASSWORD_MAIL event each recipient gets).
 fn fail_job(conn: &Connection, job_id: &str, now_ms: u64, why: &str) -> Result<(), StoreError> {
-    let secure: bool = conn.query_row("SELECT secure FROM jobs WHERE id = ?1", params![job_id], |r| r.get(0))?;
+    let secure: bool = query_row(conn, "SELECT secure FROM jobs WHERE id = ?1", params![job_id], |r| r.get(0))?;
     let mut stmt =
         conn.prepare_cached("SELECT block, address FROM recipients WHERE job_id = ?1 ORDER BY block, rowid")?;
     let recipients: Vec<(u32, String)> =
@@ -337,17 +396,19 @@ fn fail_job(conn: &Connection, job_id: &str, now_ms: u64, why: &str) -> Result<(
     }
     insert_events(conn, job_id, now_ms, &effects)?;
     let password = if secure { "not_triggered" } else { "none" };
-    conn.execute(
+    execute(
+        conn,
         "UPDATE recipients SET status = 'dropped', password = ?2, updated_ms = ?3 WHERE job_id = ?1",
         params![job_id, password, now_ms as i64],
     )?;
-    conn.execute("UPDATE jobs SET state = 'delivering' WHERE id = ?1", params![job_id])?;
+    execute(conn, "UPDATE jobs SET state = 'delivering' WHERE id = ?1", params![job_id])?;
     Ok(())
 }
 
 /// Marks the job finished and purges its secrets when no message is left undone.
 fn finish_if_done(conn: &Connection, job_id: &str, now_ms: u64) -> Result<bool, StoreError> {
-    let open: i64 = conn.query_row(
+    let open: i64 = query_row(
+        conn,
         "SELECT (SELECT count(*) FROM messages WHERE job_id = ?1 AND done = 0)
               + (SELECT count(*) FROM jobs WHERE id = ?1 AND state = 'queued')",
         params![job_id],
@@ -356,12 +417,13 @@ fn finish_if_done(conn: &Connection, job_id: &str, now_ms: u64) -> Result<bool, 
     if open > 0 {
         return Ok(false);
     }
-    let changed = conn.execute(
+    let changed = execute(
+        conn,
         "UPDATE jobs SET state = 'finished', finished_ms = ?2, request = NULL, lease_owner = NULL, lease_until = NULL
          WHERE id = ?1 AND state != 'finished'",
         params![job_id, now_ms as i64],
     )?;
-    conn.execute("UPDATE messages SET content = NULL, held_secret = NULL WHERE job_id = ?1", params![job_id])?;
+    execute(conn, "UPDATE messages SET content = NULL, held_secret = NULL WHERE job_id = ?1", params![job_id])?;
     Ok(changed > 0)
 }
 
@@ -371,7 +433,8 @@ impl Store for SqliteStore {
         self.write(move |conn, key| {
             if let Some((idem_key, sha)) = &job.idempotency {
                 let cutoff = job.received_ms.saturating_sub(IDEMPOTENCY_MS) as i64;
-                conn.execute(
+                execute(
+                    conn,
                     "DELETE FROM idempotency WHERE account = ?1 AND key = ?2 AND created_ms < ?3",
                     params![job.account, idem_key, cutoff],
                 )?;
@@ -385,13 +448,15 @@ impl Store for SqliteStore {
                 if let Some((previous_sha, job_id)) = previous {
                     return Ok(if previous_sha == sha { Submitted::Replay(job_id) } else { Submitted::Conflict });
                 }
-                conn.execute(
+                execute(
+                    conn,
                     "INSERT INTO idempotency (account, key, body_sha256, job_id, created_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
                     params![job.account, idem_key, sha.as_slice(), job.id, job.received_ms as i64],
                 )?;
             }
             let request = key.seal(&format!("request:{}", job.id), &job.request);
-            conn.execute(
+            execute(
+                    conn,
                 "INSERT INTO jobs (id, account, received_ms, request, secure, state, next_ms)
                  VALUES (?1, ?2, ?3, ?4, ?5, 'queued', ?3)",
                 params![job.id, job.account, job.received_ms as i64, request, job.secure],
@@ -441,7 +506,8 @@ impl Store for SqliteStore {
         let name = name.to_owned();
         let now = crate::service::clock::now_ms();
         self.write(move |conn, _| {
-            let inserted = conn.execute(
+            let inserted = execute(
+                conn,
                 "INSERT OR IGNORE INTO accounts (name, secret_hash, customer_no, created_ms) VALUES (?1, ?2, ?3, ?4)",
                 params![name, secret_hash.as_slice(), customer_no, now as i64],
             )?;
@@ -452,7 +518,7 @@ impl Store for SqliteStore {
 
     async fn unfinished_jobs(&self) -> Result<u64, StoreError> {
         self.read(|conn, _| {
-            Ok(conn.query_row("SELECT count(*) FROM jobs WHERE state != 'finished'", [], |r| r.get::<_, i64>(0))?
+            Ok(query_row(conn, "SELECT count(*) FROM jobs WHERE state != 'finished'", [], |r| r.get::<_, i64>(0))?
                 as u64)
         })
         .await
@@ -460,8 +526,9 @@ impl Store for SqliteStore {
 
     async fn release_leases(&self) -> Result<(), StoreError> {
         self.write(|conn, _| {
-            conn.execute("UPDATE jobs SET lease_owner = NULL, lease_until = NULL WHERE lease_owner IS NOT NULL", [])?;
-            conn.execute(
+            execute(conn, "UPDATE jobs SET lease_owner = NULL, lease_until = NULL WHERE lease_owner IS NOT NULL", [])?;
+            execute(
+                conn,
                 "UPDATE messages SET lease_owner = NULL, lease_until = NULL WHERE lease_owner IS NOT NULL",
                 [],
             )?;
@@ -472,11 +539,12 @@ impl Store for SqliteStore {
 
     async fn claim(&self, owner: &str, now_ms: u64, lease_ms: u64) -> Result<Option<Work>, StoreError> {
         let owner = owner.to_owned();
-        self.write(move |conn, key| {
+        self.write_relaxed(move |conn, key| {
             let (now, until) = (now_ms as i64, (now_ms + lease_ms) as i64);
             // Oldest due work first, jobs and messages alike: a burst of submissions must
             // not starve the deliveries (and password mails) of the jobs before it.
-            let (job_due, message_due): (Option<i64>, Option<i64>) = conn.query_row(
+            let (job_due, message_due): (Option<i64>, Option<i64>) = query_row(
+                conn,
                 "SELECT (SELECT min(next_ms) FROM jobs WHERE state = 'queued' AND next_ms <= ?1
                          AND (lease_until IS NULL OR lease_until < ?1)),
                         (SELECT min(next_ms) FROM messages WHERE done = 0 AND next_ms <= ?1
@@ -492,7 +560,8 @@ impl Store for SqliteStore {
             let job: Option<(String, i64, u32, Option<Vec<u8>>, bool)> = if !take_job {
                 None
             } else {
-                conn.query_row(
+                query_row(
+                    conn,
                     "UPDATE jobs SET lease_owner = ?1, lease_until = ?2
                      WHERE id = (SELECT id FROM jobs WHERE state = 'queued' AND next_ms <= ?3
                                  AND (lease_until IS NULL OR lease_until < ?3) ORDER BY next_ms LIMIT 1)
@@ -565,7 +634,8 @@ impl Store for SqliteStore {
 
     async fn next_due(&self) -> Result<Option<u64>, StoreError> {
         self.read(|conn, _| {
-            let due: Option<i64> = conn.query_row(
+            let due: Option<i64> = query_row(
+                conn,
                 "SELECT min(t) FROM (SELECT min(next_ms) AS t FROM jobs WHERE state = 'queued'
                                      UNION ALL SELECT min(next_ms) FROM messages WHERE done = 0)",
                 [],
@@ -589,7 +659,8 @@ impl Store for SqliteStore {
             insert_events(conn, &job_id, now_ms, &effects)?;
             match decision {
                 StartDecision::Queued => {
-                    conn.execute(
+                    execute(
+                        conn,
                         "UPDATE jobs SET state = 'delivering', lease_owner = NULL, lease_until = NULL WHERE id = ?1",
                         params![job_id],
                     )?;
@@ -600,7 +671,7 @@ impl Store for SqliteStore {
                     for u in &updates {
                         apply_update(conn, &job_id, MessageKind::Original, now_ms, u)?;
                     }
-                    conn.execute("UPDATE jobs SET state = 'delivering' WHERE id = ?1", params![job_id])?;
+                    execute(conn, "UPDATE jobs SET state = 'delivering' WHERE id = ?1", params![job_id])?;
                     finish_if_done(conn, &job_id, now_ms)
                 }
                 StartDecision::Failed(why) => {
@@ -608,7 +679,8 @@ impl Store for SqliteStore {
                     finish_if_done(conn, &job_id, now_ms)
                 }
                 StartDecision::Retry(at) => {
-                    conn.execute(
+                    execute(
+                        conn,
                         "UPDATE jobs SET attempts = attempts + 1, next_ms = ?2, lease_owner = NULL, lease_until = NULL
                          WHERE id = ?1",
                         params![job_id, at as i64],
@@ -630,7 +702,7 @@ impl Store for SqliteStore {
         let message_id = message_id.to_owned();
         self.write(move |conn, key| {
             let (job_id, kind): (String, String) =
-                conn.query_row("SELECT job_id, kind FROM messages WHERE id = ?1", params![message_id], |r| {
+                query_row(conn, "SELECT job_id, kind FROM messages WHERE id = ?1", params![message_id], |r| {
                     Ok((r.get(0)?, r.get(1)?))
                 })?;
             let kind: MessageKind = parse("message kind", &kind)?;
@@ -643,22 +715,25 @@ impl Store for SqliteStore {
             insert_messages(conn, key, &job_id, now_ms, &effects)?;
             insert_events(conn, &job_id, now_ms, &effects)?;
             if decision.erase_held_secret {
-                conn.execute("UPDATE messages SET held_secret = NULL WHERE id = ?1", params![message_id])?;
+                execute(conn, "UPDATE messages SET held_secret = NULL WHERE id = ?1", params![message_id])?;
             }
-            let open: i64 = conn.query_row(
+            let open: i64 = query_row(
+                conn,
                 "SELECT count(*) FROM deliveries WHERE message_id = ?1 AND status IN ('queued', 'deferred')",
                 params![message_id],
                 |r| r.get(0),
             )?;
             if open == 0 {
-                conn.execute(
+                execute(
+                    conn,
                     "UPDATE messages SET done = 1, content = NULL, attempts = attempts + 1,
                          lease_owner = NULL, lease_until = NULL WHERE id = ?1",
                     params![message_id],
                 )?;
             } else {
                 let next = decision.retry_at.unwrap_or(now_ms) as i64;
-                conn.execute(
+                execute(
+                    conn,
                     "UPDATE messages SET attempts = attempts + 1, next_ms = ?2, lease_owner = NULL, lease_until = NULL
                      WHERE id = ?1",
                     params![message_id, next],
@@ -672,7 +747,8 @@ impl Store for SqliteStore {
     async fn reschedule_message(&self, message_id: &str, at_ms: u64) -> Result<(), StoreError> {
         let message_id = message_id.to_owned();
         self.write(move |conn, _| {
-            conn.execute(
+            execute(
+                conn,
                 "UPDATE messages SET next_ms = ?2, attempts = attempts + 1, lease_owner = NULL, lease_until = NULL
                  WHERE id = ?1",
                 params![message_id, at_ms as i64],
@@ -885,7 +961,7 @@ mod tests {
         assert_eq!(s.unfinished_jobs().await.unwrap(), 0);
         let conn = Connection::open(dir.path().join("t.db")).unwrap();
         let left: i64 =
-            conn.query_row("SELECT count(*) FROM jobs WHERE request IS NOT NULL", [], |r| r.get(0)).unwrap();
+            query_row(&conn, "SELECT count(*) FROM jobs WHERE request IS NOT NULL", [], |r| r.get(0)).unwrap();
         assert_eq!(left, 0, "request purged");
     }
 

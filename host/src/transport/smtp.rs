@@ -305,16 +305,31 @@ impl SmtpRelay {
             TlsMode::Tls => self.tls_parameters.clone(),
             TlsMode::None | TlsMode::Starttls => None,
         };
-        let connect = AsyncSmtpConnection::connect_tokio1(
-            (self.host.as_str(), self.port),
-            Some(self.timeout),
-            &self.client_id,
-            implicit_tls,
-            None,
-        );
+        let connect = async {
+            match implicit_tls {
+                Some(tls) => Ok(AsyncSmtpConnection::connect_tokio1(
+                    (self.host.as_str(), self.port),
+                    Some(self.timeout),
+                    &self.client_id,
+                    Some(tls),
+                    None,
+                )
+                .await),
+                None => match self.tcp_connect().await {
+                    Ok(stream) => {
+                        Ok(AsyncSmtpConnection::connect_with_transport(Box::new(stream), &self.client_id).await)
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                        Err(temporary(format!("connection to {address} refused")))
+                    }
+                    Err(e) => Err(temporary(format!("cannot connect to {address}: {e}"))),
+                },
+            }
+        };
         let mut conn = match tokio::time::timeout(self.timeout, connect).await {
-            Ok(Ok(conn)) => conn,
-            Ok(Err(err)) => return Err(self.connect_failure(&err)),
+            Ok(Ok(Ok(conn))) => conn,
+            Ok(Ok(Err(err))) => return Err(self.connect_failure(&err)),
+            Ok(Err(outcome)) => return Err(outcome),
             Err(_) => {
                 return Err(temporary(format!(
                     "connection to {address} timed out after {}s (no greeting or EHLO reply)",
@@ -365,6 +380,24 @@ impl SmtpRelay {
             }
         }
         Ok(conn)
+    }
+
+    /// A TCP connection to the relay with Nagle's algorithm off. lettre writes the message
+    /// and the end-of-data marker (`CRLF.CRLF`, RFC 5321 §4.1.1.4) separately; with Nagle on,
+    /// the 5-byte marker waits for the ACK of the message, which the receiver delays by up to
+    /// 40 ms (delayed ACK) — a stall on every message (docs/performance.md).
+    async fn tcp_connect(&self) -> std::io::Result<tokio::net::TcpStream> {
+        let mut last = None;
+        for address in tokio::net::lookup_host((self.host.as_str(), self.port)).await? {
+            match tokio::net::TcpStream::connect(address).await {
+                Ok(stream) => {
+                    stream.set_nodelay(true)?;
+                    return Ok(stream);
+                }
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| std::io::Error::other("the relay's name resolves to no address")))
     }
 
     /// A clear text for a failed connect (TCP, TLS handshake, greeting, EHLO).
