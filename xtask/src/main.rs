@@ -231,8 +231,9 @@ fn test() -> Result<()> {
         "-D",
         "warnings",
     ]))?;
-    // The system tests start the server binary itself (tests/src/harness/server.rs).
-    run(cargo().args(["build", "--package", "sealmail"]))?;
+    // The system tests start the server binary (tests/src/harness/server.rs); `cargo test`
+    // builds it for host/tests/cli.rs, with the workspace's unified features (a separate
+    // `cargo build -p sealmail` would compile many dependencies a second time).
     run(cargo().args(["test", "--workspace", "--no-fail-fast"]))
 }
 
