@@ -2,6 +2,7 @@
 //! the runtime under test, the request corpus, and third-party tool discovery.
 
 pub mod harness;
+pub mod machine;
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;

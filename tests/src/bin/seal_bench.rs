@@ -15,7 +15,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
 use rand::{Rng, RngCore, SeedableRng};
@@ -24,6 +24,7 @@ use sealmail::component_cache::Origin;
 use sealmail::library::{Compression, Entry, File, SealError, Strength, Timestamp};
 use sealmail::{Library, Runtime, RuntimeConfig};
 use sealmail_guest::archive::{self as native, compress, winzip_aes};
+use sealmail_tests::machine::{children_cpu, read_trimmed, utc_now};
 use serde_json::{Value, json};
 
 /// The corpus seed: change it and every figure refers to different bytes.
@@ -357,27 +358,6 @@ impl CpuTicks {
         let total = self.total.saturating_sub(before.total).max(1);
         100.0 * self.steal.saturating_sub(before.steal) as f64 / total as f64
     }
-}
-
-fn read_trimmed(path: &str) -> String {
-    std::fs::read_to_string(path).map(|s| s.trim().to_owned()).unwrap_or_else(|_| "unknown".to_owned())
-}
-
-/// The current UTC date and time, "YYYY-MM-DD HH:MM UTC" (civil-from-days, H. Hinnant's
-/// algorithm: no date crate for one line of output).
-fn utc_now() -> String {
-    let secs = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()) as i64;
-    let (days, rest) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02} {:02}:{:02} UTC", rest / 3600, rest % 3600 / 60)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -719,16 +699,6 @@ impl SevenZip {
         }
         Ok(())
     }
-}
-
-/// User + system CPU time of this process's waited-for children: fields 16 and 17 of
-/// /proc/self/stat (proc(5)), in clock ticks of 1/100 s (USER_HZ is 100 on Linux).
-fn children_cpu() -> Option<Duration> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // Fields after the command name (which may contain spaces) start at field 3.
-    let fields: Vec<&str> = stat.rsplit_once(") ")?.1.split_whitespace().collect();
-    let ticks: u64 = fields.get(16 - 3)?.parse::<u64>().ok()? + fields.get(17 - 3)?.parse::<u64>().ok()?;
-    Some(Duration::from_millis(ticks * 10))
 }
 
 // ---------------------------------------------------------------------------------------

@@ -1,0 +1,46 @@
+//! What the benchmarks report about the machine and its processes: the date, /proc files,
+//! and CPU time from `/proc/PID/stat` (proc(5)).
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// A file's content without surrounding white space, or "unknown".
+pub fn read_trimmed(path: &str) -> String {
+    std::fs::read_to_string(path).map(|s| s.trim().to_owned()).unwrap_or_else(|_| "unknown".to_owned())
+}
+
+/// The current UTC date and time, "YYYY-MM-DD HH:MM UTC" (civil-from-days, H. Hinnant's
+/// algorithm: no date crate for one line of output).
+pub fn utc_now() -> String {
+    let secs = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()) as i64;
+    let (days, rest) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02} {:02}:{:02} UTC", rest / 3600, rest % 3600 / 60)
+}
+
+/// User + system CPU time of a process: fields 14 and 15 of /proc/PID/stat.
+pub fn process_cpu(pid: u32) -> Option<Duration> {
+    stat_ticks(&format!("/proc/{pid}/stat"), 14, 15)
+}
+
+/// User + system CPU time of this process's waited-for children (fields 16 and 17).
+pub fn children_cpu() -> Option<Duration> {
+    stat_ticks("/proc/self/stat", 16, 17)
+}
+
+/// The sum of two numeric fields of a stat file, as time: clock ticks of 1/100 s (USER_HZ is
+/// 100 on Linux).
+fn stat_ticks(path: &str, first: usize, second: usize) -> Option<Duration> {
+    let stat = std::fs::read_to_string(path).ok()?;
+    // Fields after the command name (which may contain spaces) start at field 3.
+    let fields: Vec<&str> = stat.rsplit_once(") ")?.1.split_whitespace().collect();
+    let ticks: u64 = fields.get(first - 3)?.parse::<u64>().ok()? + fields.get(second - 3)?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks * 10))
+}
