@@ -334,9 +334,6 @@ secret = "{secret}"
             .arg(&config_path)
             .env("SEALMAIL_CACHE_DIR", &launch.cache_dir)
             .env_remove("SEALMAIL_LOG")
-            // Names this benchmark's input, not a configuration key: the server would read
-            // it as `bin = …` (every other `SEALMAIL_*` passes through as an override).
-            .env_remove("SEALMAIL_BIN")
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)
