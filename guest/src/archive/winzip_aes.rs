@@ -140,7 +140,7 @@ impl std::fmt::Debug for Encryptor {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use aes::cipher::{BlockEncrypt, KeyInit as _};
+    use aes::cipher::{BlockCipherEncrypt, KeyInit as _};
 
     const SALT: [u8; SALT_LEN] = *b"0123456789abcdef";
 
@@ -204,7 +204,7 @@ mod tests {
         encryptor.encrypt_in_place(&mut data);
         let code = encryptor.finish();
 
-        let mut mac = <Hmac<Sha1> as Mac>::new_from_slice(&keys.hmac_key).unwrap();
+        let mut mac = <Hmac<Sha1> as hmac::KeyInit>::new_from_slice(&keys.hmac_key).unwrap();
         mac.update(&data);
         let full = mac.finalize().into_bytes();
         assert_eq!(code, full[..AUTH_CODE_LEN]);

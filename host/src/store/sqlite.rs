@@ -7,6 +7,9 @@
 //! one failing operation does not take its batch-mates down. Reads use a small pool of
 //! read connections, which WAL lets run beside the writer.
 //!
+//! The writer thread is the one serial resource, so it does only SQL: encryption at rest
+//! happens in the callers before an operation is queued (and after a read).
+//!
 //! `secure_delete = FAST` overwrites purged request bodies, messages and secrets where that
 //! costs no extra I/O (on pages being written anyway); content freed to whole free pages
 //! may remain until the pages are reused. It is all encrypted at rest (`at_rest`), so
@@ -134,10 +137,11 @@ impl SqliteStore {
         })
     }
 
-    /// Runs `f` in the writer's next group commit; returns once it is durable.
+    /// Runs `f` in the writer's next group commit; returns once it is durable. `f` gets no
+    /// key: seal before, open after (the writer thread is the store's one serial resource).
     async fn write<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&Connection, &AtRestKey) -> Result<T, StoreError> + Send + 'static,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
         self.submit_op(true, f).await
     }
@@ -147,7 +151,7 @@ impl SqliteStore {
     /// released at start-up). It halves the fsyncs of a worker step.
     async fn write_relaxed<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&Connection, &AtRestKey) -> Result<T, StoreError> + Send + 'static,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
         self.submit_op(false, f).await
     }
@@ -155,16 +159,15 @@ impl SqliteStore {
     async fn submit_op<T: Send + 'static>(
         &self,
         durable: bool,
-        f: impl FnOnce(&Connection, &AtRestKey) -> Result<T, StoreError> + Send + 'static,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
         let (tx, rx) = oneshot::channel();
-        let key = self.inner.key.clone();
         let slot = Arc::new(Mutex::new(None));
         let result = slot.clone();
         let op = Op {
             durable,
             run: Box::new(move |conn| {
-                let r = f(conn, &key);
+                let r = f(conn);
                 let ok = r.is_ok();
                 *result.lock().unwrap_or_else(|e| e.into_inner()) = Some(r);
                 ok
@@ -309,12 +312,28 @@ fn insert_events(conn: &Connection, job_id: &str, now_ms: u64, effects: &Effects
     Ok(())
 }
 
+/// The at-rest ciphertexts of the messages a call enqueued (content, held secret), made
+/// before the write is queued so that the writer thread does no cryptography.
+type SealedMessages = Vec<(Vec<u8>, Option<Vec<u8>>)>;
+
+fn seal_messages(key: &AtRestKey, effects: &Effects) -> SealedMessages {
+    effects
+        .enqueued
+        .iter()
+        .map(|m| {
+            let content = key.seal(&format!("message:{}", m.message_id), &m.content);
+            let secret = m.held_secret.as_ref().map(|s| key.seal(&format!("secret:{}", m.message_id), s));
+            (content, secret)
+        })
+        .collect()
+}
+
 fn insert_messages(
     conn: &Connection,
-    key: &AtRestKey,
     job_id: &str,
     now_ms: u64,
     effects: &Effects,
+    sealed: SealedMessages,
 ) -> Result<(), StoreError> {
     let mut message = conn.prepare_cached(
         "INSERT INTO messages (id, job_id, block, kind, parent, reverse_path, content, held_secret, next_ms)
@@ -323,9 +342,7 @@ fn insert_messages(
     let mut delivery = conn.prepare_cached(
         "INSERT INTO deliveries (message_id, address, name, role, status) VALUES (?1, ?2, ?3, ?4, 'queued')",
     )?;
-    for m in &effects.enqueued {
-        let content = key.seal(&format!("message:{}", m.message_id), &m.content);
-        let secret = m.held_secret.as_ref().map(|s| key.seal(&format!("secret:{}", m.message_id), s));
+    for (m, (content, secret)) in effects.enqueued.iter().zip(sealed) {
         message.execute(params![
             m.message_id,
             job_id,
@@ -430,7 +447,8 @@ fn finish_if_done(conn: &Connection, job_id: &str, now_ms: u64) -> Result<bool, 
 #[async_trait]
 impl Store for SqliteStore {
     async fn submit(&self, job: NewJob) -> Result<Submitted, StoreError> {
-        self.write(move |conn, key| {
+        let request = self.inner.key.seal(&format!("request:{}", job.id), &job.request);
+        self.write(move |conn| {
             if let Some((idem_key, sha)) = &job.idempotency {
                 let cutoff = job.received_ms.saturating_sub(IDEMPOTENCY_MS) as i64;
                 execute(
@@ -454,7 +472,6 @@ impl Store for SqliteStore {
                     params![job.account, idem_key, sha.as_slice(), job.id, job.received_ms as i64],
                 )?;
             }
-            let request = key.seal(&format!("request:{}", job.id), &job.request);
             execute(
                     conn,
                 "INSERT INTO jobs (id, account, received_ms, request, secure, state, next_ms)
@@ -505,7 +522,7 @@ impl Store for SqliteStore {
     ) -> Result<(), StoreError> {
         let name = name.to_owned();
         let now = crate::service::clock::now_ms();
-        self.write(move |conn, _| {
+        self.write(move |conn| {
             let inserted = execute(
                 conn,
                 "INSERT OR IGNORE INTO accounts (name, secret_hash, customer_no, created_ms) VALUES (?1, ?2, ?3, ?4)",
@@ -525,7 +542,7 @@ impl Store for SqliteStore {
     }
 
     async fn release_leases(&self) -> Result<(), StoreError> {
-        self.write(|conn, _| {
+        self.write(|conn| {
             execute(conn, "UPDATE jobs SET lease_owner = NULL, lease_until = NULL WHERE lease_owner IS NOT NULL", [])?;
             execute(
                 conn,
@@ -539,97 +556,109 @@ impl Store for SqliteStore {
 
     async fn claim(&self, owner: &str, now_ms: u64, lease_ms: u64) -> Result<Option<Work>, StoreError> {
         let owner = owner.to_owned();
-        self.write_relaxed(move |conn, key| {
-            let (now, until) = (now_ms as i64, (now_ms + lease_ms) as i64);
-            // Oldest due work first, jobs and messages alike: a burst of submissions must
-            // not starve the deliveries (and password mails) of the jobs before it.
-            let (job_due, message_due): (Option<i64>, Option<i64>) = query_row(
-                conn,
-                "SELECT (SELECT min(next_ms) FROM jobs WHERE state = 'queued' AND next_ms <= ?1
+        let claimed = self
+            .write_relaxed(move |conn| {
+                let (now, until) = (now_ms as i64, (now_ms + lease_ms) as i64);
+                // Oldest due work first, jobs and messages alike: a burst of submissions must
+                // not starve the deliveries (and password mails) of the jobs before it.
+                let (job_due, message_due): (Option<i64>, Option<i64>) = query_row(
+                    conn,
+                    "SELECT (SELECT min(next_ms) FROM jobs WHERE state = 'queued' AND next_ms <= ?1
                          AND (lease_until IS NULL OR lease_until < ?1)),
                         (SELECT min(next_ms) FROM messages WHERE done = 0 AND next_ms <= ?1
                          AND (lease_until IS NULL OR lease_until < ?1))",
-                params![now],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )?;
-            let take_job = match (job_due, message_due) {
-                (Some(j), Some(m)) => j <= m,
-                (Some(_), None) => true,
-                (None, _) => false,
-            };
-            let job: Option<(String, i64, u32, Option<Vec<u8>>, bool)> = if !take_job {
-                None
-            } else {
-                query_row(
-                    conn,
-                    "UPDATE jobs SET lease_owner = ?1, lease_until = ?2
+                    params![now],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )?;
+                let take_job = match (job_due, message_due) {
+                    (Some(j), Some(m)) => j <= m,
+                    (Some(_), None) => true,
+                    (None, _) => false,
+                };
+                let job: Option<(String, i64, u32, Option<Vec<u8>>, bool)> = if !take_job {
+                    None
+                } else {
+                    query_row(
+                        conn,
+                        "UPDATE jobs SET lease_owner = ?1, lease_until = ?2
                      WHERE id = (SELECT id FROM jobs WHERE state = 'queued' AND next_ms <= ?3
                                  AND (lease_until IS NULL OR lease_until < ?3) ORDER BY next_ms LIMIT 1)
                      RETURNING id, received_ms, attempts, request, secure",
-                    params![owner, until, now],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
-                )
-                .optional()?
-            };
-            if let Some((id, received_ms, attempts, request, secure)) = job {
-                let blob = request.ok_or_else(|| StoreError::Database(format!("job {id} has no request")))?;
-                let request = key.open(&format!("request:{id}"), &blob)?;
-                return Ok(Some(Work::Start(ClaimedJob {
-                    id,
-                    received_ms: received_ms as u64,
-                    attempts,
-                    request,
-                    secure,
-                })));
-            }
-            if message_due.is_none() {
-                return Ok(None);
-            }
-            let message: Option<(String, String, String, u32, Option<String>, i64, u32)> = conn
-                .query_row(
-                    "UPDATE messages SET lease_owner = ?1, lease_until = ?2,
+                        params![owner, until, now],
+                        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+                    )
+                    .optional()?
+                };
+                if let Some((id, received_ms, attempts, request, secure)) = job {
+                    let blob = request.ok_or_else(|| StoreError::Database(format!("job {id} has no request")))?;
+                    // Still the ciphertext: opened below, outside the writer.
+                    return Ok(Some(Work::Start(ClaimedJob {
+                        id,
+                        received_ms: received_ms as u64,
+                        attempts,
+                        request: blob,
+                        secure,
+                    })));
+                }
+                if message_due.is_none() {
+                    return Ok(None);
+                }
+                let message: Option<(String, String, String, u32, Option<String>, i64, u32)> = conn
+                    .query_row(
+                        "UPDATE messages SET lease_owner = ?1, lease_until = ?2,
                          first_attempt_ms = CASE WHEN first_attempt_ms = 0 THEN ?3 ELSE first_attempt_ms END
                      WHERE id = (SELECT id FROM messages WHERE done = 0 AND next_ms <= ?3
                                  AND (lease_until IS NULL OR lease_until < ?3) ORDER BY next_ms LIMIT 1)
                      RETURNING id, job_id, kind, block, parent, first_attempt_ms, attempts",
-                    params![owner, until, now],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?)),
-                )
-                .optional()?;
-            let Some((id, job_id, kind, block, parent, first_attempt_ms, attempts)) = message else { return Ok(None) };
-            let mut stmt = conn.prepare_cached(
-                "SELECT address, name, role, status FROM deliveries WHERE message_id = ?1 ORDER BY rowid",
-            )?;
-            let rows = stmt.query_map(params![id], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, Option<String>>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, String>(3)?,
-                ))
-            })?;
-            let mut recipients = Vec::new();
-            for row in rows {
-                let (address, name, role, status) = row?;
-                recipients.push((
-                    address,
-                    name,
-                    parse::<Role>("role", &role)?,
-                    parse::<DeliveryStatus>("status", &status)?,
-                ));
+                        params![owner, until, now],
+                        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?)),
+                    )
+                    .optional()?;
+                let Some((id, job_id, kind, block, parent, first_attempt_ms, attempts)) = message else {
+                    return Ok(None);
+                };
+                let mut stmt = conn.prepare_cached(
+                    "SELECT address, name, role, status FROM deliveries WHERE message_id = ?1 ORDER BY rowid",
+                )?;
+                let rows = stmt.query_map(params![id], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, Option<String>>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, String>(3)?,
+                    ))
+                })?;
+                let mut recipients = Vec::new();
+                for row in rows {
+                    let (address, name, role, status) = row?;
+                    recipients.push((
+                        address,
+                        name,
+                        parse::<Role>("role", &role)?,
+                        parse::<DeliveryStatus>("status", &status)?,
+                    ));
+                }
+                Ok(Some(Work::Deliver(ClaimedMessage {
+                    id,
+                    job_id,
+                    kind: parse("message kind", &kind)?,
+                    block,
+                    parent,
+                    first_attempt_ms: first_attempt_ms as u64,
+                    attempts,
+                    recipients,
+                })))
+            })
+            .await?;
+        match claimed {
+            Some(Work::Start(mut job)) => {
+                // A job that cannot be decrypted keeps its lease until it runs out and is
+                // claimed again; the error is logged by the worker each time.
+                job.request = self.inner.key.open(&format!("request:{}", job.id), &job.request)?;
+                Ok(Some(Work::Start(job)))
             }
-            Ok(Some(Work::Deliver(ClaimedMessage {
-                id,
-                job_id,
-                kind: parse("message kind", &kind)?,
-                block,
-                parent,
-                first_attempt_ms: first_attempt_ms as u64,
-                attempts,
-                recipients,
-            })))
-        })
-        .await
+            other => Ok(other),
+        }
     }
 
     async fn next_due(&self) -> Result<Option<u64>, StoreError> {
@@ -654,8 +683,9 @@ impl Store for SqliteStore {
         effects: Effects,
     ) -> Result<bool, StoreError> {
         let job_id = job_id.to_owned();
-        self.write(move |conn, key| {
-            insert_messages(conn, key, &job_id, now_ms, &effects)?;
+        let sealed = seal_messages(&self.inner.key, &effects);
+        self.write(move |conn| {
+            insert_messages(conn, &job_id, now_ms, &effects, sealed)?;
             insert_events(conn, &job_id, now_ms, &effects)?;
             match decision {
                 StartDecision::Queued => {
@@ -700,7 +730,8 @@ impl Store for SqliteStore {
         effects: Effects,
     ) -> Result<bool, StoreError> {
         let message_id = message_id.to_owned();
-        self.write(move |conn, key| {
+        let sealed = seal_messages(&self.inner.key, &effects);
+        self.write(move |conn| {
             let (job_id, kind): (String, String) =
                 query_row(conn, "SELECT job_id, kind FROM messages WHERE id = ?1", params![message_id], |r| {
                     Ok((r.get(0)?, r.get(1)?))
@@ -712,7 +743,7 @@ impl Store for SqliteStore {
                 delivery.execute(params![message_id, u.address, u.status.to_db()])?;
                 apply_update(conn, &job_id, kind, now_ms, u)?;
             }
-            insert_messages(conn, key, &job_id, now_ms, &effects)?;
+            insert_messages(conn, &job_id, now_ms, &effects, sealed)?;
             insert_events(conn, &job_id, now_ms, &effects)?;
             if decision.erase_held_secret {
                 execute(conn, "UPDATE messages SET held_secret = NULL WHERE id = ?1", params![message_id])?;
@@ -746,7 +777,7 @@ impl Store for SqliteStore {
 
     async fn reschedule_message(&self, message_id: &str, at_ms: u64) -> Result<(), StoreError> {
         let message_id = message_id.to_owned();
-        self.write(move |conn, _| {
+        self.write(move |conn| {
             execute(
                 conn,
                 "UPDATE messages SET next_ms = ?2, attempts = attempts + 1, lease_owner = NULL, lease_until = NULL
