@@ -10,6 +10,7 @@ pub mod accounts;
 pub mod antivirus;
 pub mod api;
 pub mod bindings;
+pub mod callbacks;
 pub mod component_cache;
 pub mod config;
 pub mod library;
