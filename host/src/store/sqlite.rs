@@ -312,53 +312,55 @@ fn insert_events(conn: &Connection, job_id: &str, now_ms: u64, effects: &Effects
     Ok(())
 }
 
-/// The at-rest ciphertexts of the messages a call enqueued (content, held secret), made
-/// before the write is queued so that the writer thread does no cryptography.
-type SealedMessages = Vec<(Vec<u8>, Option<Vec<u8>>)>;
-
-fn seal_messages(key: &AtRestKey, effects: &Effects) -> SealedMessages {
-    effects
-        .enqueued
-        .iter()
-        .map(|m| {
-            let content = key.seal(&format!("message:{}", m.message_id), &m.content);
-            let secret = m.held_secret.as_ref().map(|s| key.seal(&format!("secret:{}", m.message_id), s));
-            (content, secret)
-        })
-        .collect()
+/// A workflow call's effects with its messages already encrypted at rest: sealed by the
+/// caller, so that the writer thread does no cryptography.
+struct SealedEffects {
+    effects: Effects,
+    /// Per enqueued message: its content and held secret, sealed.
+    blobs: Vec<(Vec<u8>, Option<Vec<u8>>)>,
 }
 
-fn insert_messages(
-    conn: &Connection,
-    job_id: &str,
-    now_ms: u64,
-    effects: &Effects,
-    sealed: SealedMessages,
-) -> Result<(), StoreError> {
-    let mut message = conn.prepare_cached(
-        "INSERT INTO messages (id, job_id, block, kind, parent, reverse_path, content, held_secret, next_ms)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-    )?;
-    let mut delivery = conn.prepare_cached(
-        "INSERT INTO deliveries (message_id, address, name, role, status) VALUES (?1, ?2, ?3, ?4, 'queued')",
-    )?;
-    for (m, (content, secret)) in effects.enqueued.iter().zip(sealed) {
-        message.execute(params![
-            m.message_id,
-            job_id,
-            m.block,
-            m.kind.to_db(),
-            m.parent,
-            m.reverse_path,
-            content,
-            secret,
-            now_ms as i64
-        ])?;
-        for r in &m.recipients {
-            delivery.execute(params![m.message_id, r.address, r.name, r.role.to_db()])?;
-        }
+impl SealedEffects {
+    fn seal(key: &AtRestKey, effects: Effects) -> Self {
+        let blobs = effects
+            .enqueued
+            .iter()
+            .map(|m| {
+                let content = key.seal(&format!("message:{}", m.message_id), &m.content);
+                let secret = m.held_secret.as_ref().map(|s| key.seal(&format!("secret:{}", m.message_id), s));
+                (content, secret)
+            })
+            .collect();
+        Self { effects, blobs }
     }
-    Ok(())
+
+    /// Inserts the enqueued messages (with their recipients) and the events.
+    fn insert(&self, conn: &Connection, job_id: &str, now_ms: u64) -> Result<(), StoreError> {
+        let mut message = conn.prepare_cached(
+            "INSERT INTO messages (id, job_id, block, kind, parent, reverse_path, content, held_secret, next_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        )?;
+        let mut delivery = conn.prepare_cached(
+            "INSERT INTO deliveries (message_id, address, name, role, status) VALUES (?1, ?2, ?3, ?4, 'queued')",
+        )?;
+        for (m, (content, secret)) in self.effects.enqueued.iter().zip(&self.blobs) {
+            message.execute(params![
+                m.message_id,
+                job_id,
+                m.block,
+                m.kind.to_db(),
+                m.parent,
+                m.reverse_path,
+                content,
+                secret,
+                now_ms as i64
+            ])?;
+            for r in &m.recipients {
+                delivery.execute(params![m.message_id, r.address, r.name, r.role.to_db()])?;
+            }
+        }
+        insert_events(conn, job_id, now_ms, &self.effects)
+    }
 }
 
 fn apply_update(
@@ -683,10 +685,9 @@ impl Store for SqliteStore {
         effects: Effects,
     ) -> Result<bool, StoreError> {
         let job_id = job_id.to_owned();
-        let sealed = seal_messages(&self.inner.key, &effects);
+        let effects = SealedEffects::seal(&self.inner.key, effects);
         self.write(move |conn| {
-            insert_messages(conn, &job_id, now_ms, &effects, sealed)?;
-            insert_events(conn, &job_id, now_ms, &effects)?;
+            effects.insert(conn, &job_id, now_ms)?;
             match decision {
                 StartDecision::Queued => {
                     execute(
@@ -730,7 +731,7 @@ impl Store for SqliteStore {
         effects: Effects,
     ) -> Result<bool, StoreError> {
         let message_id = message_id.to_owned();
-        let sealed = seal_messages(&self.inner.key, &effects);
+        let effects = SealedEffects::seal(&self.inner.key, effects);
         self.write(move |conn| {
             let (job_id, kind): (String, String) =
                 query_row(conn, "SELECT job_id, kind FROM messages WHERE id = ?1", params![message_id], |r| {
@@ -743,8 +744,7 @@ impl Store for SqliteStore {
                 delivery.execute(params![message_id, u.address, u.status.to_db()])?;
                 apply_update(conn, &job_id, kind, now_ms, u)?;
             }
-            insert_messages(conn, &job_id, now_ms, &effects, sealed)?;
-            insert_events(conn, &job_id, now_ms, &effects)?;
+            effects.insert(conn, &job_id, now_ms)?;
             if decision.erase_held_secret {
                 execute(conn, "UPDATE messages SET held_secret = NULL WHERE id = ?1", params![message_id])?;
             }

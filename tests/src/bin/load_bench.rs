@@ -31,7 +31,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha20Rng;
-use sealmail_tests::harness::{ACCOUNT, Clamd, Signatures, SmtpServer, SmtpServerConfig, free_port};
+use sealmail_tests::harness::{ACCOUNT, Clamd, Signatures, SmtpServer, SmtpServerConfig, free_port, wait_ready};
 use sealmail_tests::machine::{children_cpu, process_cpu, read_trimmed, utc_now};
 use serde_json::json;
 
@@ -345,20 +345,10 @@ secret = "{secret}"
             .build()
             .context("http client")?;
         let mut server = Server { dir, child, base_url: format!("http://127.0.0.1:{port}"), client };
-        let deadline = Instant::now() + READY_DEADLINE;
-        loop {
-            if let Some(status) = server.child.try_wait()? {
-                bail!("sealmail exited at start ({status}):\n{}", server.log());
-            }
-            let ready = server.client.get(format!("{}/readyz", server.base_url)).send().await;
-            if ready.is_ok_and(|r| r.status().is_success()) {
-                return Ok(server);
-            }
-            if Instant::now() > deadline {
-                bail!("sealmail not ready after {READY_DEADLINE:?}:\n{}", server.log());
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+        if let Err(why) = wait_ready(&mut server.child, &server.client, &server.base_url, READY_DEADLINE).await {
+            bail!("{why}:\n{}", server.log());
         }
+        Ok(server)
     }
 
     fn pid(&self) -> u32 {

@@ -18,7 +18,7 @@ use std::process::Command;
 use base64::Engine as _;
 
 pub use clamd::{Clamd, EICAR, Signatures};
-pub use server::{ACCOUNT, OTHER_ACCOUNT, Sealmail};
+pub use server::{ACCOUNT, OTHER_ACCOUNT, Sealmail, wait_ready};
 pub use smtp::{CommandLine, RcptRule, ReceivedMail, SmtpServer, SmtpServerConfig};
 pub use tls::{TestCa, TlsIdentity};
 

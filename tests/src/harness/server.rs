@@ -20,9 +20,7 @@ pub fn binary() -> PathBuf {
     if let Some(p) = std::env::var_os("SEALMAIL_BIN") {
         return PathBuf::from(p);
     }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
-    let bin = target.join("debug").join("sealmail");
+    let bin = target_dir().join("debug").join("sealmail");
     assert!(bin.is_file(), "{} is missing: run `cargo build -p sealmail` (cargo xtask test does)", bin.display());
     bin
 }
@@ -30,9 +28,37 @@ pub fn binary() -> PathBuf {
 /// One precompiled-component cache for every test server (compiling the components
 /// takes seconds; the cache's writes are atomic, so concurrent servers may share it).
 fn shared_cache_dir() -> PathBuf {
+    target_dir().join("test-component-cache")
+}
+
+/// The workspace's target directory (`$CARGO_TARGET_DIR` or `target/`).
+fn target_dir() -> PathBuf {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
-    target.join("test-component-cache")
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from)
+}
+
+/// Waits until the server `child` answers `/readyz` at `base_url` with a success, for at
+/// most `patience`. The error says whether it exited (and how) or did not become ready.
+pub async fn wait_ready(
+    child: &mut Child,
+    client: &reqwest::Client,
+    base_url: &str,
+    patience: Duration,
+) -> Result<(), String> {
+    let deadline = Instant::now() + patience;
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Err(format!("sealmail exited at start ({status})"));
+        }
+        let ready = client.get(format!("{base_url}/readyz")).send().await;
+        if ready.is_ok_and(|r| r.status().is_success()) {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(format!("sealmail not ready after {patience:?}"));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// A running sealmail server. Drop kills it.
@@ -116,18 +142,9 @@ secret = "{b_secret}"
             .stderr(log("stderr.log"))
             .spawn()
             .expect("start sealmail");
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(120);
-        loop {
-            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
-                panic!("sealmail exited at start ({status}):\n{}", self.logs());
-            }
-            let ready = self.client.get(format!("{}/readyz", self.base_url)).send().await;
-            if ready.is_ok_and(|r| r.status().is_success()) {
-                return;
-            }
-            assert!(Instant::now() < deadline, "sealmail not ready after 120 s:\n{}", self.logs());
-            tokio::time::sleep(Duration::from_millis(50)).await;
+        let child = self.child.insert(child);
+        if let Err(why) = wait_ready(child, &self.client, &self.base_url, Duration::from_secs(120)).await {
+            panic!("{why}:\n{}", self.logs());
         }
     }
 
