@@ -10,8 +10,10 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use ipnet::IpNet;
 use serde::Deserialize;
 
+use crate::callbacks::ssrf::AddressPolicy;
 use crate::transport::TransportConfig;
 
 /// Why the configuration could not be used.
@@ -61,6 +63,9 @@ pub struct Config {
     /// Virus scanners.
     #[serde(default)]
     pub antivirus: AntivirusConfig,
+    /// Push notifications (DESIGN §5).
+    #[serde(default)]
+    pub callbacks: CallbacksConfig,
     /// Request limits.
     #[serde(default)]
     pub limits: LimitsConfig,
@@ -125,6 +130,25 @@ pub struct AntivirusConfig {
     pub allow_insecure_no_antivirus: bool,
     /// Per-scan timeout, seconds (default 60).
     pub timeout_secs: Option<u64>,
+}
+
+/// Push notifications: which addresses callback URLs may reach (the SSRF guard).
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct CallbacksConfig {
+    /// Let callback URLs reach every address, loopback, private, link-local and cloud
+    /// metadata ones included: only where every customer is trusted.
+    pub allow_private_callback_ips: bool,
+    /// Special-purpose ranges callback URLs may reach anyway, e.g. `["127.0.0.1/32"]` for a
+    /// receiver on the same host.
+    pub allowed_callback_ranges: Vec<IpNet>,
+}
+
+impl CallbacksConfig {
+    /// The SSRF guard's address policy.
+    pub fn address_policy(&self) -> AddressPolicy {
+        AddressPolicy { allow_all: self.allow_private_callback_ips, allowed: self.allowed_callback_ranges.clone() }
+    }
 }
 
 /// Request limits (DESIGN §2).

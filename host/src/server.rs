@@ -124,6 +124,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         wake,
         scanners,
         allow_insecure_no_antivirus: config.antivirus.allow_insecure_no_antivirus,
+        callback_policy: config.callbacks.address_policy(),
     }));
     axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
     eprintln!("draining: waiting for workers to finish their current step");

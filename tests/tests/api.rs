@@ -2,7 +2,8 @@
 //! HTTP like a client would see it — authentication (401 with a Basic challenge), account
 //! isolation (404, never 403), `Idempotency-Key` replays and conflicts, content type (415),
 //! body size (413), validation problems with JSON paths (400), health endpoints, and
-//! back-pressure (503 with `Retry-After` once too many jobs are in flight).
+//! back-pressure (503 with `Retry-After` once too many jobs are in flight), and the SSRF
+//! guard's check of literal callback addresses at submission.
 
 use std::time::{Duration, Instant};
 
@@ -312,4 +313,41 @@ async fn too_many_jobs_in_flight_is_503_with_retry_after() {
     assert_eq!(received.len(), 3, "{:?}", rcpts(&received));
     let to_three = received.iter().filter(|m| m.rcpt_to.iter().any(|r| r == "three@recipient.example")).count();
     assert_eq!(to_three, 1, "{:?}", rcpts(&received));
+}
+
+/// `plain_job` with a callback endpoint.
+fn job_with_callback(url: &str) -> Value {
+    let mut job = plain_job("callback", "r@rcpt.example");
+    job["notification"] = json!({ "endPoint": { "url": url } });
+    job
+}
+
+#[tokio::test]
+async fn callback_urls_with_refused_literal_addresses_are_400_and_names_wait_for_delivery() {
+    let strict = Sealmail::start("").await;
+    for url in [
+        "http://127.0.0.1:9/hook",
+        "http://10.0.0.1/hook",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://[::1]/hook",
+        "https://[::ffff:127.0.0.1]/hook",
+    ] {
+        let body = serde_json::to_vec(&job_with_callback(url)).unwrap();
+        let (status, body, _) = strict.submit_raw(ACCOUNT, body, &[]).await;
+        assert_eq!(status, 400, "{url}: {body}");
+        let problem = &body["problems"][0];
+        assert_eq!(problem["path"], "/notification/endPoint/url", "{url}: {body}");
+        assert_eq!(problem["kind"], "refused-address", "{url}: {body}");
+        assert!(problem["message"].as_str().unwrap_or_default().contains("allow-list"), "{url}: {body}");
+    }
+    // A name is checked when it is resolved for delivery, not at submission.
+    strict.submit(&job_with_callback("http://localhost:9/hook")).await;
+
+    // The operator's allow-list opens exactly its ranges.
+    let allowing = Sealmail::start("[callbacks]\nallowed_callback_ranges = [\"127.0.0.1/32\"]\n").await;
+    allowing.submit(&job_with_callback("http://127.0.0.1:9/hook")).await;
+    let (status, body, _) = allowing
+        .submit_raw(ACCOUNT, serde_json::to_vec(&job_with_callback("http://10.0.0.1/hook")).unwrap(), &[])
+        .await;
+    assert_eq!(status, 400, "{body}");
 }

@@ -76,19 +76,20 @@ pub(crate) async fn submit(State(state): State<Arc<AppState>>, headers: HeaderMa
         }
     };
     if summary.antivirus && state.scanners.is_none() && !state.allow_insecure_no_antivirus {
-        let problem = json!({
-            "path": "/job/features/antivirus/active",
-            "kind": "unsupported",
-            "message": "antivirus scanning was requested but this server has no virus scanner: configure one \
-                        ([antivirus] scanners = [\"tcp://127.0.0.1:3310\"] in the config file, or \
-                        SEALMAIL_ANTIVIRUS__SCANNERS), or set allow_insecure_no_antivirus = true to send unscanned",
-        });
-        return error_with(
-            StatusCode::BAD_REQUEST,
-            "INVALID_REQUEST",
-            "the JobRequest has 1 problem(s); each names its JSON path",
-            json!({ "problems": [problem] }),
+        return one_problem(
+            "/job/features/antivirus/active",
+            "unsupported",
+            "antivirus scanning was requested but this server has no virus scanner: configure one \
+             ([antivirus] scanners = [\"tcp://127.0.0.1:3310\"] in the config file, or \
+             SEALMAIL_ANTIVIRUS__SCANNERS), or set allow_insecure_no_antivirus = true to send unscanned",
         );
+    }
+    // The SSRF guard at submission: literal addresses only (DESIGN §5); names are checked
+    // when they are resolved for delivery.
+    if let Some(url) = summary.callback_url.as_deref().and_then(|u| url::Url::parse(u).ok())
+        && let Err(refused) = state.callback_policy.check_literal_host(&url)
+    {
+        return one_problem("/notification/endPoint/url", "refused-address", &refused.to_string());
     }
 
     let job_id = uuid::Uuid::new_v4().to_string();
@@ -135,6 +136,17 @@ fn is_json(headers: &HeaderMap) -> bool {
 }
 
 /// Every envelope recipient with the role it first appears in (as the workflow sends it).
+/// A `400` for one problem the host finds beyond the component's validation (configuration
+/// dependent), in the same shape as the validator's problems.
+fn one_problem(path: &str, kind: &str, message: &str) -> Response {
+    error_with(
+        StatusCode::BAD_REQUEST,
+        "INVALID_REQUEST",
+        "the JobRequest has 1 problem(s); each names its JSON path",
+        json!({ "problems": [{ "path": path, "kind": kind, "message": message }] }),
+    )
+}
+
 fn recipients(summary: &JobSummary) -> Vec<NewRecipient> {
     let mut out = Vec::new();
     for m in &summary.messages {

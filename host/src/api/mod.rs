@@ -17,6 +17,7 @@ use tokio::sync::Notify;
 
 use crate::accounts::Accounts;
 use crate::antivirus::Scanners;
+use crate::callbacks::ssrf::AddressPolicy;
 use crate::library::{Library, Limits};
 use crate::store::Store;
 
@@ -40,6 +41,8 @@ pub struct AppState {
     pub scanners: Option<Scanners>,
     /// `allow_insecure_no_antivirus`.
     pub allow_insecure_no_antivirus: bool,
+    /// Which addresses callback URLs may reach.
+    pub callback_policy: AddressPolicy,
 }
 
 /// The router.

@@ -84,12 +84,11 @@ impl Poster {
         if !matches!(url.scheme(), "http" | "https") {
             return Err(PostError::Url { url: post.url.clone(), why: "only http and https are allowed".into() });
         }
-        match url.host() {
-            Some(url::Host::Ipv4(v4)) => self.policy.check(IpAddr::V4(v4))?,
-            Some(url::Host::Ipv6(v6)) => self.policy.check(IpAddr::V6(v6))?,
-            Some(url::Host::Domain(_)) => {} // checked by the resolver
-            None => return Err(PostError::Url { url: post.url.clone(), why: "it has no host".into() }),
+        if url.host().is_none() {
+            return Err(PostError::Url { url: post.url.clone(), why: "it has no host".into() });
         }
+        // Names are checked by the resolver.
+        self.policy.check_literal_host(&url)?;
         let mut request = self.client.post(url).header("content-type", "application/json").body(post.body.clone());
         for (name, value) in &post.headers {
             request = request.header(name, value);

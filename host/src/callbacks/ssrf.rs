@@ -95,6 +95,16 @@ impl AddressPolicy {
             Some((range, what)) => Err(Refused { address, range, what }),
         }
     }
+
+    /// Checks the host of `url` if it is a literal address; a name is checked when it is
+    /// resolved, at delivery (its addresses may change until then).
+    pub fn check_literal_host(&self, url: &url::Url) -> Result<(), Refused> {
+        match url.host() {
+            Some(url::Host::Ipv4(v4)) => self.check(IpAddr::V4(v4)),
+            Some(url::Host::Ipv6(v6)) => self.check(IpAddr::V6(v6)),
+            Some(url::Host::Domain(_)) | None => Ok(()),
+        }
+    }
 }
 
 /// The special-purpose range `address` is in, directly or through the IPv4 address it embeds.
