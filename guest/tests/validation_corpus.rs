@@ -250,7 +250,7 @@ fn summary_mismatches(checks: &Value, s: &JobSummary) -> Vec<String> {
             "sender" => json(&s.sender),
             "headerFrom" => json(&s.header_from),
             "antivirus" => s.antivirus.into(),
-            "callbackUrl" => s.callback_url.clone().map_or(Value::Null, Value::from),
+            "callbackUrl" => s.callback.as_ref().map_or(Value::Null, |c| c.url.clone().into()),
             other => {
                 out.push(format!("unknown check {other:?}"));
                 continue;

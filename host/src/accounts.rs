@@ -13,6 +13,8 @@ use hmac::{Hmac, Mac};
 use rand::TryRngCore;
 use sha2::Sha256;
 
+use crate::callbacks::Endpoint;
+use crate::callbacks::signature::{Secret, SecretError};
 use crate::config::AccountConfig;
 use crate::store::{Store, StoreError, StoredAccount};
 
@@ -75,6 +77,68 @@ impl Accounts {
             _ => None,
         })
     }
+}
+
+/// An account's callback settings from the configuration file.
+#[derive(Debug, Clone, Default)]
+pub struct AccountCallbacks {
+    /// Webhook secrets: every one signs (several during a rotation).
+    pub secrets: Vec<Secret>,
+    /// Where callbacks go when a request names no endpoint.
+    pub default_endpoint: Option<Endpoint>,
+}
+
+/// Why an account's callback settings cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum CallbackSettingsError {
+    /// A webhook secret is malformed.
+    #[error("account {account:?}: webhook_secrets[{index}]: {source}")]
+    Secret {
+        /// The account.
+        account: String,
+        /// Which secret (from 0).
+        index: usize,
+        /// What is wrong.
+        source: SecretError,
+    },
+    /// The default endpoint is unusable.
+    #[error("account {account:?}: callback: {why}")]
+    Endpoint {
+        /// The account.
+        account: String,
+        /// What is wrong.
+        why: String,
+    },
+}
+
+/// The callback settings of the configured accounts (accounts added with `sealmail account
+/// add` have none: their jobs push only to the endpoints their requests name, unsigned).
+pub fn callback_settings(
+    configured: &[AccountConfig],
+) -> Result<HashMap<String, AccountCallbacks>, CallbackSettingsError> {
+    let mut out = HashMap::new();
+    for a in configured {
+        let secrets = a
+            .webhook_secrets
+            .iter()
+            .enumerate()
+            .map(|(index, s)| {
+                Secret::parse(s).map_err(|source| CallbackSettingsError::Secret {
+                    account: a.name.clone(),
+                    index,
+                    source,
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let default_endpoint = a
+            .callback
+            .as_ref()
+            .map(Endpoint::from_config)
+            .transpose()
+            .map_err(|why| CallbackSettingsError::Endpoint { account: a.name.clone(), why })?;
+        out.insert(a.name.clone(), AccountCallbacks { secrets, default_endpoint });
+    }
+    Ok(out)
 }
 
 fn mac(key: &[u8; 32], secret: &str) -> [u8; 32] {

@@ -6,13 +6,15 @@
 //! `SEALMAIL_QUEUE__WORKERS=8` a key of a section (`__` separates levels). A value is read
 //! as TOML when it parses as a TOML value (numbers, booleans, arrays), else as a string.
 
-use std::net::SocketAddr;
+use std::collections::{BTreeMap, HashMap};
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use ipnet::IpNet;
 use serde::Deserialize;
 
+use crate::callbacks::retry::RetryPolicy;
 use crate::callbacks::ssrf::AddressPolicy;
 use crate::transport::TransportConfig;
 
@@ -132,8 +134,8 @@ pub struct AntivirusConfig {
     pub timeout_secs: Option<u64>,
 }
 
-/// Push notifications: which addresses callback URLs may reach (the SSRF guard).
-#[derive(Debug, Clone, Deserialize, Default)]
+/// Push notifications (DESIGN §5): the SSRF guard, the retry schedule and the outbox.
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CallbacksConfig {
     /// Let callback URLs reach every address, loopback, private, link-local and cloud
@@ -142,12 +144,62 @@ pub struct CallbacksConfig {
     /// Special-purpose ranges callback URLs may reach anyway, e.g. `["127.0.0.1/32"]` for a
     /// receiver on the same host.
     pub allowed_callback_ranges: Vec<IpNet>,
+    /// Host names resolved from this map instead of DNS (name → addresses), e.g. for tests or
+    /// a split-horizon name; the addresses are still checked by the SSRF guard.
+    pub resolver_overrides: HashMap<String, Vec<IpAddr>>,
+    /// How long one POST may take (connect, send, answer), seconds.
+    pub timeout_secs: u64,
+    /// Tries per notification, the first included (Retarus: 15).
+    pub tries: u32,
+    /// The wait between tries in the first half of the tries, seconds (Retarus: ~2 minutes).
+    pub early_interval_secs: u64,
+    /// The wait between tries in the second half, seconds (Retarus: ~8 minutes).
+    pub late_interval_secs: u64,
+    /// Each wait varies by up to this fraction either way (0.25: ±25 %).
+    pub jitter: f64,
+    /// Most events in one POST.
+    pub max_events_per_post: usize,
+    /// Concurrent POSTs (one per job at a time: a job's events go out in order).
+    pub dispatchers: usize,
+}
+
+impl Default for CallbacksConfig {
+    fn default() -> Self {
+        let retry = RetryPolicy::default();
+        Self {
+            allow_private_callback_ips: false,
+            allowed_callback_ranges: Vec::new(),
+            resolver_overrides: HashMap::new(),
+            timeout_secs: 10,
+            tries: retry.tries,
+            early_interval_secs: retry.early_interval.as_secs(),
+            late_interval_secs: retry.late_interval.as_secs(),
+            jitter: retry.jitter,
+            max_events_per_post: 100,
+            dispatchers: 4,
+        }
+    }
 }
 
 impl CallbacksConfig {
     /// The SSRF guard's address policy.
     pub fn address_policy(&self) -> AddressPolicy {
         AddressPolicy { allow_all: self.allow_private_callback_ips, allowed: self.allowed_callback_ranges.clone() }
+    }
+
+    /// The retry schedule.
+    pub fn retry_policy(&self) -> RetryPolicy {
+        RetryPolicy {
+            tries: self.tries.max(1),
+            early_interval: Duration::from_secs(self.early_interval_secs),
+            late_interval: Duration::from_secs(self.late_interval_secs),
+            jitter: self.jitter.clamp(0.0, 1.0),
+        }
+    }
+
+    /// The per-POST timeout.
+    pub fn timeout(&self) -> Duration {
+        Duration::from_secs(self.timeout_secs.max(1))
     }
 }
 
@@ -195,6 +247,27 @@ pub struct AccountConfig {
     pub secret: String,
     /// Retarus' `customerNo`, echoed in callbacks.
     pub customer_no: Option<String>,
+    /// Standard Webhooks secrets (`whsec_` + base64 of 24–64 random bytes) that sign this
+    /// account's callbacks; with several (during a rotation) every one signs.
+    #[serde(default)]
+    pub webhook_secrets: Vec<String>,
+    /// Where this account's callbacks go when a request names no `notification.endPoint`.
+    pub callback: Option<EndpointConfig>,
+}
+
+/// A callback endpoint in the configuration (an account's default).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EndpointConfig {
+    /// An absolute http or https URL.
+    pub url: String,
+    /// Extra HTTP headers.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// HTTP Basic user (with `password`).
+    pub user: Option<String>,
+    /// HTTP Basic password.
+    pub password: Option<String>,
 }
 
 fn default_listen() -> SocketAddr {

@@ -13,6 +13,8 @@ use tokio::sync::{Notify, watch};
 
 use crate::accounts::{self, Accounts};
 use crate::antivirus::{ScannerAddress, Scanners};
+use crate::callbacks::dispatcher::Dispatcher;
+use crate::callbacks::http::Poster;
 use crate::config::Config;
 use crate::library::{Library, Limits};
 use crate::runtime::{Runtime, RuntimeConfig};
@@ -57,6 +59,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         )
     })?;
     store.release_leases().await?;
+    store.set_max_events_per_post(config.callbacks.max_events_per_post);
     let store_dyn: Arc<dyn Store> = store.clone();
 
     let transport = Transport::from_config(&config.transport())?;
@@ -73,8 +76,24 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let service =
         ServiceRuntime::new(runtime_config).map_err(|e| anyhow::anyhow!("cannot load the service component: {e:#}"))?;
     let accounts = Accounts::new(key.derive(accounts::KEY_PURPOSE), &config.accounts, store_dyn.clone());
+    let callback_policy = config.callbacks.address_policy();
+    let account_callbacks = accounts::callback_settings(&config.accounts)?;
+    for (name, settings) in &account_callbacks {
+        // A default endpoint the guard would refuse is a configuration mistake: say so now,
+        // not in a callback's failure hours later.
+        if let Some(endpoint) = &settings.default_endpoint
+            && let Ok(url) = url::Url::parse(&endpoint.url)
+            && let Err(refused) = callback_policy.check_literal_host(&url)
+        {
+            anyhow::bail!("account {name:?}: callback: {refused}");
+        }
+    }
+    let poster =
+        Poster::new(callback_policy.clone(), config.callbacks.resolver_overrides.clone(), config.callbacks.timeout())
+            .context("cannot create the callback HTTP client")?;
     let unfinished = Arc::new(AtomicU64::new(store.unfinished_jobs().await?));
     let wake = Arc::new(Notify::new());
+    let events = Arc::new(Notify::new());
     let limits = Limits {
         max_request_bytes: config.limits.max_request_bytes,
         max_message_bytes: config.limits.max_message_bytes,
@@ -109,10 +128,21 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         lease: config.queue.lease(),
         poll: Duration::from_millis(config.queue.poll_ms.max(10)),
         wake: wake.clone(),
+        events: events.clone(),
         unfinished: unfinished.clone(),
     });
     let (stop, stopped) = watch::channel(false);
-    let workers = pool.spawn(config.queue.workers, stopped)?;
+    let workers = pool.spawn(config.queue.workers, stopped.clone())?;
+    let dispatcher = Arc::new(Dispatcher {
+        store: store_dyn.clone(),
+        poster,
+        retry: config.callbacks.retry_policy(),
+        secrets: account_callbacks.iter().map(|(name, s)| (name.clone(), s.secrets.clone())).collect(),
+        lease: config.queue.lease(),
+        poll: Duration::from_millis(config.queue.poll_ms.max(10)),
+        wake: events,
+    });
+    let dispatchers = dispatcher.spawn(config.callbacks.dispatchers, stopped);
 
     let app = crate::api::router(Arc::new(crate::api::AppState {
         library,
@@ -124,18 +154,30 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         wake,
         scanners,
         allow_insecure_no_antivirus: config.antivirus.allow_insecure_no_antivirus,
-        callback_policy: config.callbacks.address_policy(),
+        callback_policy,
+        default_callbacks: account_callbacks
+            .into_iter()
+            .filter_map(|(name, s)| Some((name, s.default_endpoint?)))
+            .collect(),
     }));
     axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
     eprintln!("draining: waiting for workers to finish their current step");
     let _ = stop.send(true);
     let drain = tokio::task::spawn_blocking(move || workers.join());
-    if tokio::time::timeout(DRAIN_TIMEOUT, drain).await.is_err() {
+    let callbacks = join_all(dispatchers);
+    if tokio::time::timeout(DRAIN_TIMEOUT, async { tokio::join!(drain, callbacks) }).await.is_err() {
         eprintln!("drain timed out; unfinished steps will be repeated at the next start");
     }
     drop(lock);
     eprintln!("stopped");
     Ok(())
+}
+
+/// Waits for every task of `tasks`.
+async fn join_all(tasks: Vec<tokio::task::JoinHandle<()>>) {
+    for task in tasks {
+        let _ = task.await;
+    }
 }
 
 fn scanners(config: &Config) -> anyhow::Result<Option<Scanners>> {
@@ -177,6 +219,19 @@ fn banner(
         "  accounts:  {} in the config file, more with `sealmail account add NAME`",
         accounts.configured_count()
     )?;
+    let callbacks = &config.callbacks;
+    if callbacks.allow_private_callback_ips {
+        writeln!(
+            out,
+            "  callbacks: WARNING: allow_private_callback_ips is set; callback URLs may reach loopback, private \
+             and cloud metadata addresses"
+        )?;
+    } else if callbacks.allowed_callback_ranges.is_empty() {
+        writeln!(out, "  callbacks: special-purpose addresses refused (SSRF guard)")?;
+    } else {
+        let ranges: Vec<String> = callbacks.allowed_callback_ranges.iter().map(ToString::to_string).collect();
+        writeln!(out, "  callbacks: special-purpose addresses refused except {}", ranges.join(", "))?;
+    }
     if transport.is_insecure() {
         writeln!(out, "  WARNING: the SMTP relay is used without TLS; mail and credentials travel in clear text")?;
     }

@@ -91,7 +91,16 @@ pub fn summary(s: &JobSummary) -> Value {
             "passwordMailSubject": d.password_mail_subject,
         })),
         "antivirus": s.antivirus,
-        "callbackUrl": s.callback_url,
+        // Header values and credentials are the customer's secrets: names and method only
+        // (as the component's own summary shows them).
+        "callback": s.callback.as_ref().map(|e| json!({
+            "url": e.url,
+            "headers": e.headers.iter().map(|(name, _)| name).collect::<Vec<_>>(),
+            "authentication": e.basic_auth.as_ref().map(|_| "BASIC"),
+        })),
+        "referenceJob": s.reference_job,
+        "costCenter": s.cost_center,
+        "campaignId": s.campaign_id,
         "estimatedMessageBytes": s.estimated_message_bytes,
         "warnings": s.warnings.iter().map(warning).collect::<Vec<_>>(),
     })

@@ -43,6 +43,8 @@ pub struct Pool {
     pub poll: Duration,
     /// Signalled when new work is stored.
     pub wake: Arc<Notify>,
+    /// Signalled when events are committed (wakes the callback dispatcher).
+    pub events: Arc<Notify>,
     /// Jobs accepted and not finished (the back-pressure gauge).
     pub unfinished: Arc<AtomicU64>,
 }
@@ -103,10 +105,7 @@ impl Pool {
                 Ok(None) => {}
                 Err(e) => tracing::error!(error = %e, "cannot claim work"),
             }
-            let nap = match self.store().next_due().await {
-                Ok(Some(due)) if due > now => Duration::from_millis(due - now).min(self.poll),
-                _ => self.poll,
-            };
+            let nap = idle_nap(self.store().next_due().await.ok().flatten(), now, self.poll);
             tokio::select! {
                 _ = self.wake.notified() => {}
                 _ = tokio::time::sleep(nap) => {}
@@ -163,6 +162,8 @@ impl Pool {
                 if queued {
                     self.wake.notify_one();
                 }
+                // Every commit but a retry records events (a failed job's are the host's).
+                self.events.notify_one();
             }
             // Not committed: the lease runs out and the step is repeated.
             Err(e) => tracing::error!(job = %job.id, error = %e, "cannot commit start-job"),
@@ -201,6 +202,7 @@ impl Pool {
             Ok(called) => match called.result {
                 Ok(outcome) => {
                     let queued = !called.effects.enqueued.is_empty();
+                    let emitted = !called.effects.events.is_empty();
                     let decision = DeliveryDecision {
                         updates: outcome.updates,
                         retry_at: outcome.retry_at,
@@ -213,6 +215,9 @@ impl Pool {
                         }
                         if queued {
                             self.wake.notify_one();
+                        }
+                        if emitted {
+                            self.events.notify_one();
                         }
                     }
                     result.map(|_| ())
@@ -232,6 +237,15 @@ impl Pool {
             [] => 60_000,
             d => d[(attempts as usize).min(d.len() - 1)],
         }
+    }
+}
+
+/// How long an idle loop sleeps at `now` when the next work is `due`: until then, but at
+/// most `poll` (other nodes or tasks may add work the wake-ups do not announce).
+pub(crate) fn idle_nap(due: Option<u64>, now: u64, poll: Duration) -> Duration {
+    match due {
+        Some(due) if due > now => Duration::from_millis(due - now).min(poll),
+        _ => poll,
     }
 }
 

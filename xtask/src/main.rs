@@ -89,8 +89,15 @@ const LOAD_BENCH_APT_PACKAGES: &[(&str, &str)] = &[("/usr/sbin/smtp-sink", "post
 /// configuration type; "No configuration" leaves the system's mail setup alone.
 const DEBCONF_PRESEED: &[(&str, &str)] = &[("postfix", "postfix postfix/main_mailer_type select No configuration")];
 
-/// Python packages the tests use (the third-party AE-2 reader).
-const PIP_PACKAGES: &[(&str, &str)] = &[("pyzipper", "pyzipper==0.4.0")];
+/// Python packages the tests use (module, pip spec): the third-party AE-2 reader, an
+/// independent Standard Webhooks verifier and a JSON Schema validator for the callback body.
+const PIP_PACKAGES: &[(&str, &str)] = &[
+    ("pyzipper", "pyzipper==0.4.0"),
+    ("standardwebhooks", "standardwebhooks==1.1.0"),
+    ("jsonschema", "jsonschema==4.26.0"),
+    // Lets jsonschema check the `date-time` format (without it the format is not checked).
+    ("rfc3339_validator", "rfc3339-validator==0.1.4"),
+];
 
 fn setup() -> Result<()> {
     // rust-toolchain.toml names the target; rustup installs it on first use, but say it

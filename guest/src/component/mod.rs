@@ -124,7 +124,10 @@ fn summary_to_wit(s: request::summary::JobSummary) -> wit_validation::JobSummary
             password_mail_subject: d.password_mail_subject,
         }),
         antivirus: s.antivirus,
-        callback_url: s.callback_url,
+        callback: s.callback.map(|e| w::CallbackEndpoint { url: e.url, headers: e.headers, basic_auth: e.basic_auth }),
+        reference_job: s.reference_job,
+        cost_center: s.cost_center,
+        campaign_id: s.campaign_id,
         estimated_message_bytes: s.estimated_message_bytes,
         warnings: s.warnings.into_iter().map(warning_to_wit).collect(),
     }

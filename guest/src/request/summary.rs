@@ -2,9 +2,10 @@
 //! `job-summary` in `wit/validation.wit`. Used by the CLI, the preview page and the parity
 //! test (native and component must produce the same summary).
 
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 
 use super::address::Mailbox;
+use super::model::Endpoint;
 use super::report::Warning;
 use super::validate::Validated;
 use crate::password::PasswordStrength;
@@ -23,7 +24,12 @@ pub struct JobSummary {
     pub attachments: Vec<AttachmentPlan>,
     pub secure_document: Option<SecureDocumentPlan>,
     pub antivirus: bool,
-    pub callback_url: Option<String>,
+    /// Shown without header values or credentials (see [`callback_json`]).
+    #[serde(serialize_with = "callback_json")]
+    pub callback: Option<Endpoint>,
+    pub reference_job: Option<String>,
+    pub cost_center: Option<String>,
+    pub campaign_id: Option<String>,
     pub estimated_message_bytes: u64,
     pub warnings: Vec<Warning>,
 }
@@ -108,9 +114,32 @@ impl JobSummary {
                 password_mail_subject: format!("{}{}", s.subject_prefix, job.subject.text.trim()),
             }),
             antivirus: job.antivirus,
-            callback_url: job.callback.as_ref().map(|c| c.url.clone()),
+            callback: job.callback.clone(),
+            reference_job: job.reference_job.clone(),
+            cost_center: job.cost_center.clone(),
+            campaign_id: job.campaign_id.clone(),
             estimated_message_bytes: v.estimated_message_bytes,
             warnings: v.warnings.clone(),
         }
     }
+}
+
+/// The callback endpoint as a summary shows it: the URL, the header names and the
+/// authentication method. Header values and credentials are the customer's secrets (API
+/// keys, passwords) and never leave the host in a summary.
+fn callback_json<S: Serializer>(endpoint: &Option<Endpoint>, s: S) -> Result<S::Ok, S::Error> {
+    #[derive(Serialize)]
+    struct Shown<'a> {
+        url: &'a str,
+        headers: Vec<&'a str>,
+        authentication: Option<&'static str>,
+    }
+    endpoint
+        .as_ref()
+        .map(|e| Shown {
+            url: &e.url,
+            headers: e.headers.iter().map(|(name, _)| name.as_str()).collect(),
+            authentication: e.basic_auth.as_ref().map(|_| "BASIC"),
+        })
+        .serialize(s)
 }

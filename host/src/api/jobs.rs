@@ -16,10 +16,13 @@ use sha2::{Digest, Sha256};
 
 use super::auth::authenticate;
 use super::{AppState, error, error_with, rfc3339_ms, unavailable};
+use crate::accounts::Account;
+use crate::callbacks::payload::tag;
+use crate::callbacks::{CallbackSetup, Endpoint};
 use crate::library::JobSummary;
 use crate::service::clock::now_ms;
 use crate::store::codes::password_code;
-use crate::store::{NewJob, NewRecipient, Role, Submitted, event_codes, status_codes};
+use crate::store::{NewJob, NewRecipient, PostState, Role, Submitted, event_codes, status_codes};
 use crate::validation_json;
 
 /// Longest accepted `Idempotency-Key`.
@@ -86,11 +89,12 @@ pub(crate) async fn submit(State(state): State<Arc<AppState>>, headers: HeaderMa
     }
     // The SSRF guard at submission: literal addresses only (DESIGN §5); names are checked
     // when they are resolved for delivery.
-    if let Some(url) = summary.callback_url.as_deref().and_then(|u| url::Url::parse(u).ok())
+    if let Some(url) = summary.callback.as_ref().and_then(|e| url::Url::parse(&e.url).ok())
         && let Err(refused) = state.callback_policy.check_literal_host(&url)
     {
         return one_problem("/notification/endPoint/url", "refused-address", &refused.to_string());
     }
+    let callbacks = callback_setup(&state, &account, &summary);
 
     let job_id = uuid::Uuid::new_v4().to_string();
     let job = NewJob {
@@ -101,6 +105,7 @@ pub(crate) async fn submit(State(state): State<Arc<AppState>>, headers: HeaderMa
         recipients: recipients(&summary),
         secure: summary.secure_document.is_some(),
         idempotency: idempotency.map(|key| (key, Sha256::digest(&bytes).into())),
+        callbacks,
     };
     let warnings: Vec<Value> = summary.warnings.iter().map(validation_json::warning).collect();
     match state.store.submit(job).await {
@@ -145,6 +150,25 @@ fn one_problem(path: &str, kind: &str, message: &str) -> Response {
         "the JobRequest has 1 problem(s); each names its JSON path",
         json!({ "problems": [{ "path": path, "kind": kind, "message": message }] }),
     )
+}
+
+/// Where the job's events are pushed: the request's endpoint whole, else the account's
+/// default whole (DESIGN §5: never a mix), with the body's meta fixed now.
+fn callback_setup(state: &AppState, account: &Account, summary: &JobSummary) -> Option<CallbackSetup> {
+    let endpoint = match &summary.callback {
+        Some(e) => Endpoint { url: e.url.clone(), headers: e.headers.clone(), basic_auth: e.basic_auth.clone() },
+        None => state.default_callbacks.get(&account.name)?.clone(),
+    };
+    Some(CallbackSetup {
+        endpoint,
+        customer_no: account.customer_no.clone(),
+        reference_job: summary.reference_job.clone(),
+        cost_center: summary.cost_center.clone(),
+        campaign_id: summary.campaign_id.clone(),
+        from: summary.sender.address.clone(),
+        mime_from: (!summary.header_from.address.eq_ignore_ascii_case(&summary.sender.address))
+            .then(|| summary.header_from.address.clone()),
+    })
 }
 
 fn recipients(summary: &JobSummary) -> Vec<NewRecipient> {
@@ -234,6 +258,17 @@ pub(crate) async fn status(
                 "subType": sub,
                 "ts": rfc3339_ms(e.ts_ms),
                 "description": e.description,
+                "tag": tag(&report.id, e.seq),
+                "notification": e.notification.as_ref().map(|n| json!({
+                    "state": match n.state {
+                        PostState::Pending => "PENDING",
+                        PostState::Delivered => "DELIVERED",
+                        PostState::Failed => "FAILED",
+                    },
+                    "tries": n.tries,
+                    "httpStatus": n.http_status,
+                    "error": n.error,
+                })),
             })
         })
         .collect();

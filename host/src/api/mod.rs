@@ -5,6 +5,7 @@ mod auth;
 mod health;
 mod jobs;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
@@ -17,6 +18,7 @@ use tokio::sync::Notify;
 
 use crate::accounts::Accounts;
 use crate::antivirus::Scanners;
+use crate::callbacks::Endpoint;
 use crate::callbacks::ssrf::AddressPolicy;
 use crate::library::{Library, Limits};
 use crate::store::Store;
@@ -43,6 +45,8 @@ pub struct AppState {
     pub allow_insecure_no_antivirus: bool,
     /// Which addresses callback URLs may reach.
     pub callback_policy: AddressPolicy,
+    /// Accounts' default callback endpoints (for requests that name none).
+    pub default_callbacks: HashMap<String, Endpoint>,
 }
 
 /// The router.

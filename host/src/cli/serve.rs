@@ -42,6 +42,8 @@ pub enum AccountCommand {
         #[command(flatten)]
         config: ConfigArgs,
     },
+    /// Print a fresh Standard Webhooks secret for an account's `webhook_secrets`.
+    WebhookSecret,
 }
 
 /// Runs the server.
@@ -75,6 +77,16 @@ pub async fn account(command: AccountCommand) -> anyhow::Result<ExitCode> {
             println!("account:  {name}");
             println!("secret:   {secret}");
             println!("(shown once: store it now; sealmail keeps only a keyed hash)");
+            Ok(ExitCode::SUCCESS)
+        }
+        AccountCommand::WebhookSecret => {
+            let secret = sealmail::callbacks::signature::Secret::generate()
+                .map_err(|e| anyhow::anyhow!("the OS random number generator failed: {e}"))?;
+            println!("{secret}");
+            eprintln!(
+                "add it to the account's webhook_secrets in the configuration file and give it to the \
+                 receiver; during a rotation list the old and the new secret (both sign)"
+            );
             Ok(ExitCode::SUCCESS)
         }
     }

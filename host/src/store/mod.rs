@@ -12,6 +12,8 @@ pub mod sqlite;
 
 use async_trait::async_trait;
 
+use crate::callbacks::CallbackSetup;
+
 pub use crate::service::bindings::delivery::{DeliveryStatus, MessageKind, OutgoingMessage, PasswordState, Role};
 pub use crate::service::bindings::notifier::{Event, EventKind};
 pub use crate::service::bindings::workflow::RecipientUpdate;
@@ -76,6 +78,8 @@ pub struct NewJob {
     pub secure: bool,
     /// `Idempotency-Key` and the SHA-256 of the body.
     pub idempotency: Option<(String, [u8; 32])>,
+    /// Where its events are pushed (none: recorded only).
+    pub callbacks: Option<CallbackSetup>,
 }
 
 /// The result of [`Store::submit`].
@@ -215,6 +219,86 @@ pub struct StoredEvent {
     pub description: String,
     /// When, ms.
     pub ts_ms: u64,
+    /// Its push notification, when the job has a callback endpoint.
+    pub notification: Option<NotificationState>,
+}
+
+/// Where an event's push notification stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotificationState {
+    /// Pending, delivered or failed.
+    pub state: PostState,
+    /// Tries so far.
+    pub tries: u32,
+    /// The endpoint's last HTTP status.
+    pub http_status: Option<u16>,
+    /// Why the last try got no answer or was refused.
+    pub error: Option<String>,
+}
+
+/// The state of an outbox post (a batch of one job's events).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PostState {
+    /// Waiting for its (next) try.
+    Pending,
+    /// The endpoint answered `2xx`.
+    Delivered,
+    /// Refused for good, or out of tries.
+    Failed,
+}
+
+/// An event of a claimed post, with what its notification shows of the recipient.
+#[derive(Debug, Clone)]
+pub struct PostEvent {
+    /// The event.
+    pub event: StoredEvent,
+    /// The recipient block's `reference`.
+    pub reference: Option<String>,
+}
+
+/// An outbox post claimed for a try (with a lease).
+#[derive(Debug, Clone)]
+pub struct ClaimedPost {
+    /// The post's id (its `webhook-id` derives from it).
+    pub id: i64,
+    /// Its job.
+    pub job_id: String,
+    /// The job's account.
+    pub account: String,
+    /// The job's acceptance time, ms.
+    pub received_ms: u64,
+    /// Tries before this one.
+    pub tries: u32,
+    /// The job's endpoint and body meta (decrypted).
+    pub setup: CallbackSetup,
+    /// Its events, in order.
+    pub events: Vec<PostEvent>,
+}
+
+/// The result of one try of a post.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PostOutcome {
+    /// Answered `2xx`.
+    Delivered {
+        /// The status.
+        http_status: u16,
+    },
+    /// Refused for good or out of tries: no further try.
+    Failed {
+        /// The endpoint's status, if it answered.
+        http_status: Option<u16>,
+        /// Why, if it did not answer or was not allowed.
+        error: Option<String>,
+    },
+    /// Try again at `at_ms`.
+    Retry {
+        /// When.
+        at_ms: u64,
+        /// The endpoint's status, if it answered.
+        http_status: Option<u16>,
+        /// Why, if it did not answer.
+        error: Option<String>,
+    },
 }
 
 /// A job's status report.
@@ -281,4 +365,12 @@ pub trait Store: Send + Sync + 'static {
     async fn held_secret(&self, message_id: &str) -> Result<Option<Vec<u8>>, StoreError>;
     /// A job's status, only if it belongs to `account`.
     async fn job_status(&self, account: &str, job_id: &str) -> Result<Option<JobStatus>, StoreError>;
+
+    /// Claims the most overdue outbox post whose job has no earlier post pending, for
+    /// `lease_ms` (a job's posts go out in order).
+    async fn claim_post(&self, owner: &str, now_ms: u64, lease_ms: u64) -> Result<Option<ClaimedPost>, StoreError>;
+    /// Records a try of a claimed post and releases it.
+    async fn commit_post(&self, post_id: i64, now_ms: u64, outcome: PostOutcome) -> Result<(), StoreError>;
+    /// The earliest time an outbox post becomes due.
+    async fn next_post_due(&self) -> Result<Option<u64>, StoreError>;
 }

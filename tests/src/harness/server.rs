@@ -76,6 +76,13 @@ impl Sealmail {
     /// Starts a server whose configuration is the test defaults (two accounts, 1 s retries,
     /// 50 ms polling) followed by `extra_toml` (e.g. a `[transport]` and `[antivirus]`).
     pub async fn start(extra_toml: &str) -> Self {
+        Self::start_with_account(extra_toml, "").await
+    }
+
+    /// Like [`Sealmail::start`], with `acme_toml` added to the `[[accounts]]` table of
+    /// [`ACCOUNT`] (after its `customer_no`), e.g. `webhook_secrets = ["whsec_…"]` or a
+    /// default `callback = { url = "…" }`.
+    pub async fn start_with_account(extra_toml: &str, acme_toml: &str) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let port = super::free_port();
         let config = format!(
@@ -88,6 +95,7 @@ message_id_domain = "sealmail.test"
 name = "{a}"
 secret = "{a_secret}"
 customer_no = "1001"
+{acme_toml}
 
 [[accounts]]
 name = "{b}"

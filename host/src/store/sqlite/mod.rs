@@ -15,8 +15,13 @@
 //! may remain until the pages are reused. It is all encrypted at rest (`at_rest`), so
 //! this is defence in depth; full `ON` cost ~290 page writes per delivery commit
 //! (docs/performance.md).
+//!
+//! The callback outbox is in [`outbox`].
+
+mod outbox;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 
 use async_trait::async_trait;
@@ -26,14 +31,15 @@ use tokio::sync::oneshot;
 use super::at_rest::AtRestKey;
 use super::codes::DbName;
 use super::{
-    ClaimedJob, ClaimedMessage, DeliveryDecision, DeliveryStatus, Effects, JobStatus, MessageKind, NewJob,
-    PasswordState, RecipientStatus, Role, StartDecision, Store, StoreError, StoredAccount, StoredEvent, Submitted,
-    Work,
+    ClaimedJob, ClaimedMessage, ClaimedPost, DeliveryDecision, DeliveryStatus, Effects, JobStatus, MessageKind, NewJob,
+    PasswordState, PostEvent, PostOutcome, RecipientStatus, Role, StartDecision, Store, StoreError, StoredAccount,
+    StoredEvent, Submitted, Work,
 };
 
 /// Schema migrations, applied in order at start-up; `PRAGMA user_version` records how many
 /// ran. Never edit a released entry: add a new one.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE accounts (
   name TEXT PRIMARY KEY, secret_hash BLOB NOT NULL, customer_no TEXT, created_ms INTEGER NOT NULL);
 CREATE TABLE jobs (
@@ -62,12 +68,26 @@ CREATE INDEX events_job ON events(job_id, seq);
 CREATE TABLE idempotency (
   account TEXT NOT NULL, key TEXT NOT NULL, body_sha256 BLOB NOT NULL, job_id TEXT NOT NULL,
   created_ms INTEGER NOT NULL, PRIMARY KEY (account, key));
-"#];
+"#,
+    r#"
+ALTER TABLE jobs ADD COLUMN callbacks BLOB;
+CREATE TABLE callback_posts (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, job_id TEXT NOT NULL, state TEXT NOT NULL,
+  tries INTEGER NOT NULL DEFAULT 0, next_ms INTEGER NOT NULL, last_status INTEGER, last_error TEXT,
+  lease_owner TEXT, lease_until INTEGER, updated_ms INTEGER NOT NULL);
+CREATE INDEX callback_posts_due ON callback_posts(next_ms) WHERE state = 'pending';
+CREATE INDEX callback_posts_job ON callback_posts(job_id, id) WHERE state = 'pending';
+ALTER TABLE events ADD COLUMN post INTEGER;
+CREATE INDEX events_post ON events(post) WHERE post IS NOT NULL;
+"#,
+];
 
 /// How long an `Idempotency-Key` is remembered (DESIGN §2: 24 h).
 const IDEMPOTENCY_MS: u64 = 24 * 3600 * 1000;
 /// Most operations per group commit; bounds one transaction's latency.
 const MAX_BATCH: usize = 512;
+/// Most events per callback post, unless configured ([`SqliteStore::set_max_events_per_post`]).
+const DEFAULT_EVENTS_PER_POST: usize = 100;
 
 /// One write: `run` executes in the writer's transaction and says whether it succeeded;
 /// `done` is told whether the transaction committed, and only then answers the caller.
@@ -90,6 +110,7 @@ struct Inner {
     ops: Mutex<Option<mpsc::Sender<Op>>>,
     readers: Mutex<Vec<Connection>>,
     writer: Mutex<Option<std::thread::JoinHandle<()>>>,
+    events_per_post: AtomicUsize,
 }
 
 impl Drop for Inner {
@@ -133,8 +154,18 @@ impl SqliteStore {
                 ops: Mutex::new(Some(tx)),
                 readers: Mutex::new(Vec::new()),
                 writer: Mutex::new(Some(writer)),
+                events_per_post: AtomicUsize::new(DEFAULT_EVENTS_PER_POST),
             }),
         })
+    }
+
+    /// Bounds the events of one callback post (the size of one `POST` body).
+    pub fn set_max_events_per_post(&self, n: usize) {
+        self.inner.events_per_post.store(n.max(1), Ordering::Relaxed);
+    }
+
+    fn events_per_post(&self) -> usize {
+        self.inner.events_per_post.load(Ordering::Relaxed)
     }
 
     /// Runs `f` in the writer's next group commit; returns once it is durable. `f` gets no
@@ -302,16 +333,6 @@ fn parse<T: DbName>(what: &str, text: &str) -> Result<T, StoreError> {
     T::from_db(text).ok_or_else(|| db_err(what, text))
 }
 
-fn insert_events(conn: &Connection, job_id: &str, now_ms: u64, effects: &Effects) -> Result<(), StoreError> {
-    let mut stmt = conn.prepare_cached(
-        "INSERT INTO events (job_id, block, recipient, kind, description, ts_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?;
-    for e in &effects.events {
-        stmt.execute(params![job_id, e.block, e.recipient, e.kind.to_db(), e.description, now_ms as i64])?;
-    }
-    Ok(())
-}
-
 /// A workflow call's effects with its messages already encrypted at rest: sealed by the
 /// caller, so that the writer thread does no cryptography.
 struct SealedEffects {
@@ -334,8 +355,9 @@ impl SealedEffects {
         Self { effects, blobs }
     }
 
-    /// Inserts the enqueued messages (with their recipients) and the events.
-    fn insert(&self, conn: &Connection, job_id: &str, now_ms: u64) -> Result<(), StoreError> {
+    /// Inserts the enqueued messages (with their recipients) and the events (with their
+    /// callback posts, at most `per_post` events each).
+    fn insert(&self, conn: &Connection, job_id: &str, now_ms: u64, per_post: usize) -> Result<(), StoreError> {
         let mut message = conn.prepare_cached(
             "INSERT INTO messages (id, job_id, block, kind, parent, reverse_path, content, held_secret, next_ms)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -359,8 +381,22 @@ impl SealedEffects {
                 delivery.execute(params![m.message_id, r.address, r.name, r.role.to_db()])?;
             }
         }
-        insert_events(conn, job_id, now_ms, &self.effects)
+        outbox::insert_events(conn, job_id, now_ms, &self.effects, per_post)
     }
+}
+
+/// An event from the columns `seq, block, recipient, kind, description, ts_ms` (the first
+/// six of the row), without its notification state.
+fn event_row(r: &rusqlite::Row<'_>) -> Result<StoredEvent, StoreError> {
+    Ok(StoredEvent {
+        seq: r.get(0)?,
+        block: r.get(1)?,
+        recipient: r.get(2)?,
+        kind: parse("event kind", &r.get::<_, String>(3)?)?,
+        description: r.get(4)?,
+        ts_ms: r.get::<_, i64>(5)? as u64,
+        notification: None,
+    })
 }
 
 fn apply_update(
@@ -394,7 +430,7 @@ fn apply_update(
 /// Drops every recipient of a job the workflow could not process. The host records
 /// this itself because the workflow could not (DESIGN §5: `PROCESS/FINISHED/DROPPED/
 /// PROCESSING_FAILED`, and for a secure job the one PASSWORD_MAIL event each recipient gets).
-fn fail_job(conn: &Connection, job_id: &str, now_ms: u64, why: &str) -> Result<(), StoreError> {
+fn fail_job(conn: &Connection, job_id: &str, now_ms: u64, why: &str, per_post: usize) -> Result<(), StoreError> {
     let secure: bool = query_row(conn, "SELECT secure FROM jobs WHERE id = ?1", params![job_id], |r| r.get(0))?;
     let mut stmt =
         conn.prepare_cached("SELECT block, address FROM recipients WHERE job_id = ?1 ORDER BY block, rowid")?;
@@ -413,7 +449,7 @@ fn fail_job(conn: &Connection, job_id: &str, now_ms: u64, why: &str) -> Result<(
             effects.events.push(event(super::EventKind::PasswordMailNotTriggered, "the message was not sent"));
         }
     }
-    insert_events(conn, job_id, now_ms, &effects)?;
+    outbox::insert_events(conn, job_id, now_ms, &effects, per_post)?;
     let password = if secure { "not_triggered" } else { "none" };
     execute(
         conn,
@@ -436,9 +472,12 @@ fn finish_if_done(conn: &Connection, job_id: &str, now_ms: u64) -> Result<bool, 
     if open > 0 {
         return Ok(false);
     }
+    // The callback setup outlives the job while its last events are being pushed.
     let changed = execute(
         conn,
-        "UPDATE jobs SET state = 'finished', finished_ms = ?2, request = NULL, lease_owner = NULL, lease_until = NULL
+        "UPDATE jobs SET state = 'finished', finished_ms = ?2, request = NULL, lease_owner = NULL, lease_until = NULL,
+             callbacks = CASE WHEN EXISTS (SELECT 1 FROM callback_posts WHERE job_id = ?1 AND state = 'pending')
+                              THEN callbacks END
          WHERE id = ?1 AND state != 'finished'",
         params![job_id, now_ms as i64],
     )?;
@@ -450,6 +489,13 @@ fn finish_if_done(conn: &Connection, job_id: &str, now_ms: u64) -> Result<bool, 
 impl Store for SqliteStore {
     async fn submit(&self, job: NewJob) -> Result<Submitted, StoreError> {
         let request = self.inner.key.seal(&format!("request:{}", job.id), &job.request);
+        let callbacks = match &job.callbacks {
+            Some(setup) => {
+                let json = serde_json::to_vec(setup).map_err(|e| StoreError::Database(e.to_string()))?;
+                Some(self.inner.key.seal(&format!("callbacks:{}", job.id), &json))
+            }
+            None => None,
+        };
         self.write(move |conn| {
             if let Some((idem_key, sha)) = &job.idempotency {
                 let cutoff = job.received_ms.saturating_sub(IDEMPOTENCY_MS) as i64;
@@ -476,9 +522,9 @@ impl Store for SqliteStore {
             }
             execute(
                     conn,
-                "INSERT INTO jobs (id, account, received_ms, request, secure, state, next_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, 'queued', ?3)",
-                params![job.id, job.account, job.received_ms as i64, request, job.secure],
+                "INSERT INTO jobs (id, account, received_ms, request, secure, state, next_ms, callbacks)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 'queued', ?3, ?6)",
+                params![job.id, job.account, job.received_ms as i64, request, job.secure, callbacks],
             )?;
             let password = if job.secure { PasswordState::Pending } else { PasswordState::None };
             let mut stmt = conn.prepare_cached(
@@ -549,6 +595,11 @@ impl Store for SqliteStore {
             execute(
                 conn,
                 "UPDATE messages SET lease_owner = NULL, lease_until = NULL WHERE lease_owner IS NOT NULL",
+                [],
+            )?;
+            execute(
+                conn,
+                "UPDATE callback_posts SET lease_owner = NULL, lease_until = NULL WHERE lease_owner IS NOT NULL",
                 [],
             )?;
             Ok(())
@@ -686,8 +737,9 @@ impl Store for SqliteStore {
     ) -> Result<bool, StoreError> {
         let job_id = job_id.to_owned();
         let effects = SealedEffects::seal(&self.inner.key, effects);
+        let per_post = self.events_per_post();
         self.write(move |conn| {
-            effects.insert(conn, &job_id, now_ms)?;
+            effects.insert(conn, &job_id, now_ms, per_post)?;
             match decision {
                 StartDecision::Queued => {
                     execute(
@@ -706,7 +758,7 @@ impl Store for SqliteStore {
                     finish_if_done(conn, &job_id, now_ms)
                 }
                 StartDecision::Failed(why) => {
-                    fail_job(conn, &job_id, now_ms, &why)?;
+                    fail_job(conn, &job_id, now_ms, &why, per_post)?;
                     finish_if_done(conn, &job_id, now_ms)
                 }
                 StartDecision::Retry(at) => {
@@ -732,6 +784,7 @@ impl Store for SqliteStore {
     ) -> Result<bool, StoreError> {
         let message_id = message_id.to_owned();
         let effects = SealedEffects::seal(&self.inner.key, effects);
+        let per_post = self.events_per_post();
         self.write(move |conn| {
             let (job_id, kind): (String, String) =
                 query_row(conn, "SELECT job_id, kind FROM messages WHERE id = ?1", params![message_id], |r| {
@@ -744,7 +797,7 @@ impl Store for SqliteStore {
                 delivery.execute(params![message_id, u.address, u.status.to_db()])?;
                 apply_update(conn, &job_id, kind, now_ms, u)?;
             }
-            effects.insert(conn, &job_id, now_ms)?;
+            effects.insert(conn, &job_id, now_ms, per_post)?;
             if decision.erase_held_secret {
                 execute(conn, "UPDATE messages SET held_secret = NULL WHERE id = ?1", params![message_id])?;
             }
@@ -853,19 +906,14 @@ impl Store for SqliteStore {
                 });
             }
             let mut stmt = conn.prepare_cached(
-                "SELECT seq, block, recipient, kind, description, ts_ms FROM events WHERE job_id = ?1 ORDER BY seq",
+                "SELECT e.seq, e.block, e.recipient, e.kind, e.description, e.ts_ms,
+                        p.state, p.tries, p.last_status, p.last_error
+                 FROM events e LEFT JOIN callback_posts p ON p.id = e.post WHERE e.job_id = ?1 ORDER BY e.seq",
             )?;
             let mut events = Vec::new();
             let mut rows = stmt.query(params![job_id])?;
             while let Some(r) = rows.next()? {
-                events.push(StoredEvent {
-                    seq: r.get(0)?,
-                    block: r.get(1)?,
-                    recipient: r.get(2)?,
-                    kind: parse("event kind", &r.get::<_, String>(3)?)?,
-                    description: r.get(4)?,
-                    ts_ms: r.get::<_, i64>(5)? as u64,
-                });
+                events.push(StoredEvent { notification: outbox::notification(r, 6)?, ..event_row(r)? });
             }
             Ok(Some(JobStatus {
                 id: job_id,
@@ -877,6 +925,36 @@ impl Store for SqliteStore {
             }))
         })
         .await
+    }
+
+    async fn claim_post(&self, owner: &str, now_ms: u64, lease_ms: u64) -> Result<Option<ClaimedPost>, StoreError> {
+        let owner = owner.to_owned();
+        let Some(raw) = self.write_relaxed(move |conn| outbox::claim(conn, &owner, now_ms, lease_ms)).await? else {
+            return Ok(None);
+        };
+        // Opened here, outside the writer. A setup that cannot be opened keeps the lease
+        // until it runs out; the dispatcher logs the error each time.
+        let json = self.inner.key.open(&format!("callbacks:{}", raw.job_id), &raw.sealed_setup)?;
+        let setup = serde_json::from_slice(&json).map_err(|e| {
+            StoreError::Database(format!("the callback setup of job {} is unreadable: {e}", raw.job_id))
+        })?;
+        Ok(Some(ClaimedPost {
+            id: raw.id,
+            job_id: raw.job_id,
+            account: raw.account,
+            received_ms: raw.received_ms,
+            tries: raw.tries,
+            setup,
+            events: raw.events.into_iter().map(|(event, reference)| PostEvent { event, reference }).collect(),
+        }))
+    }
+
+    async fn commit_post(&self, post_id: i64, now_ms: u64, outcome: PostOutcome) -> Result<(), StoreError> {
+        self.write(move |conn| outbox::commit(conn, post_id, now_ms, &outcome)).await
+    }
+
+    async fn next_post_due(&self) -> Result<Option<u64>, StoreError> {
+        self.read(|conn, _| outbox::next_due(conn)).await
     }
 }
 
@@ -902,7 +980,33 @@ mod tests {
             ],
             secure: true,
             idempotency: idempotency.map(|(k, b)| (k.to_owned(), [b; 32])),
+            callbacks: None,
         }
+    }
+
+    fn with_callbacks(mut job: NewJob) -> NewJob {
+        job.callbacks = Some(crate::callbacks::CallbackSetup {
+            endpoint: crate::callbacks::Endpoint {
+                url: "https://hooks.example/cb".into(),
+                headers: vec![("X-Key".into(), "k".into())],
+                basic_auth: Some(("u".into(), "endpoint password".into())),
+            },
+            customer_no: Some("1001".into()),
+            reference_job: None,
+            cost_center: None,
+            campaign_id: None,
+            from: "s@x.example".into(),
+            mime_from: None,
+        });
+        job
+    }
+
+    fn events(kinds: &[EventKind]) -> Effects {
+        let events = kinds
+            .iter()
+            .map(|&kind| Event { block: 0, recipient: "a@x.example".into(), kind, description: "d".into() })
+            .collect();
+        Effects { enqueued: vec![], events }
     }
 
     fn message(id: &str) -> OutgoingMessage {
@@ -994,6 +1098,61 @@ mod tests {
         let left: i64 =
             query_row(&conn, "SELECT count(*) FROM jobs WHERE request IS NOT NULL", [], |r| r.get(0)).unwrap();
         assert_eq!(left, 0, "request purged");
+    }
+
+    #[tokio::test]
+    async fn events_of_a_job_with_an_endpoint_go_out_in_bounded_posts_one_job_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(dir.path());
+        s.set_max_events_per_post(2);
+        s.submit(with_callbacks(job("j1", None))).await.unwrap();
+        s.submit(job("j2", None)).await.unwrap();
+        for id in ["j1", "j2"] {
+            let Some(Work::Start(_)) = s.claim("w", 2_000, 60_000).await.unwrap() else { panic!("no job") };
+            let kinds =
+                [EventKind::ProcessingStarted, EventKind::ProcessingFailed, EventKind::PasswordMailNotTriggered];
+            s.commit_start(id, 2_000, StartDecision::Dropped(vec![]), events(&kinds)).await.unwrap();
+        }
+        // Three events, two to a post: posts of 2 and 1; the job without an endpoint has none.
+        assert_eq!(s.next_post_due().await.unwrap(), Some(2_000));
+        let first = s.claim_post("d1", 2_000, 60_000).await.unwrap().expect("the first post");
+        assert_eq!((first.job_id.as_str(), first.events.len(), first.tries), ("j1", 2, 0));
+        assert_eq!(first.events[0].reference.as_deref(), Some("r1"), "the block's reference");
+        assert_eq!(first.setup.endpoint.basic_auth.as_ref().unwrap().1, "endpoint password");
+        assert!(
+            s.claim_post("d2", 2_000, 60_000).await.unwrap().is_none(),
+            "the second post waits while the first is in flight"
+        );
+        let retry = PostOutcome::Retry { at_ms: 5_000, http_status: Some(500), error: None };
+        s.commit_post(first.id, 2_100, retry).await.unwrap();
+        assert!(s.claim_post("d2", 4_999, 60_000).await.unwrap().is_none(), "nor while it waits for its retry");
+        let again = s.claim_post("d1", 5_000, 60_000).await.unwrap().expect("retried");
+        assert_eq!((again.id, again.tries), (first.id, 1));
+        let seqs = |p: &ClaimedPost| p.events.iter().map(|e| e.event.seq).collect::<Vec<_>>();
+        assert_eq!(seqs(&again), seqs(&first), "a post keeps its events");
+
+        let report = s.job_status("acme", "j1").await.unwrap().unwrap();
+        let n = report.events[0].notification.clone().expect("pushed");
+        assert_eq!((n.state, n.tries, n.http_status), (crate::store::PostState::Pending, 1, Some(500)));
+        assert!(s.job_status("acme", "j2").await.unwrap().unwrap().events[0].notification.is_none());
+
+        s.commit_post(again.id, 5_100, PostOutcome::Delivered { http_status: 204 }).await.unwrap();
+        let last = s.claim_post("d1", 5_100, 60_000).await.unwrap().expect("the second post");
+        assert_eq!(last.events.len(), 1);
+        assert!(last.events[0].event.seq > *seqs(&first).last().unwrap());
+        let conn = Connection::open(dir.path().join("t.db")).unwrap();
+        let setups = |conn: &Connection| -> i64 {
+            query_row(conn, "SELECT count(*) FROM jobs WHERE callbacks IS NOT NULL", [], |r| r.get(0)).unwrap()
+        };
+        assert_eq!(setups(&conn), 1, "kept while a post is pending");
+        let failed = PostOutcome::Failed { http_status: Some(404), error: None };
+        s.commit_post(last.id, 5_200, failed).await.unwrap();
+        assert_eq!(setups(&conn), 0, "purged with the finished job's last post");
+        assert_eq!(s.next_post_due().await.unwrap(), None);
+        let report = s.job_status("acme", "j1").await.unwrap().unwrap();
+        let states: Vec<_> = report.events.iter().map(|e| e.notification.clone().unwrap().state).collect();
+        use crate::store::PostState::{Delivered, Failed};
+        assert_eq!(states, [Delivered, Delivered, Failed]);
     }
 
     #[tokio::test]
