@@ -174,4 +174,42 @@ mod tests {
         assert_ne!(s, generate_secret());
         assert!(valid_name("acme-prod") && !valid_name("a:b") && !valid_name(""));
     }
+
+    fn account(secrets: &[&str], callback: Option<crate::config::EndpointConfig>) -> AccountConfig {
+        AccountConfig {
+            name: "acme".into(),
+            secret: "s".into(),
+            customer_no: None,
+            webhook_secrets: secrets.iter().map(|s| (*s).to_owned()).collect(),
+            callback,
+        }
+    }
+
+    fn endpoint(url: &str, user: Option<&str>, password: Option<&str>) -> crate::config::EndpointConfig {
+        crate::config::EndpointConfig {
+            url: url.into(),
+            headers: [("X-Api-Key".to_owned(), "k".to_owned())].into(),
+            user: user.map(str::to_owned),
+            password: password.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn callback_settings_name_the_account_and_what_is_wrong() {
+        let good = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+        let ok = callback_settings(&[account(&[good], Some(endpoint("https://h.example/cb", Some("u"), Some("p"))))])
+            .unwrap();
+        let acme = &ok["acme"];
+        assert_eq!(acme.secrets.len(), 1);
+        let default = acme.default_endpoint.as_ref().unwrap();
+        assert_eq!(default.basic_auth, Some(("u".into(), "p".into())));
+        assert_eq!(default.headers, [("X-Api-Key".to_owned(), "k".to_owned())]);
+
+        let e = callback_settings(&[account(&[good, "whsec_dG9vIHNob3J0"], None)]).unwrap_err().to_string();
+        assert!(e.contains("\"acme\"") && e.contains("webhook_secrets[1]") && e.contains("24 to 64"), "{e}");
+        let e = callback_settings(&[account(&[], Some(endpoint("ftp://h.example/", None, None)))]).unwrap_err();
+        assert!(e.to_string().contains("http"), "{e}");
+        let e = callback_settings(&[account(&[], Some(endpoint("https://h.example/", Some("u"), None)))]).unwrap_err();
+        assert!(e.to_string().contains("together"), "{e}");
+    }
 }

@@ -395,4 +395,40 @@ mod tests {
         let e = Config::load(None, env(&[("SEALMAIL_LISTEN", "nowhere")])).unwrap_err().to_string();
         assert!(e.contains("listen") || e.contains("socket"), "{e}");
     }
+
+    #[test]
+    fn callback_settings_parse_with_retarus_defaults() {
+        let c = Config::load(None, env(&[])).unwrap();
+        let retry = c.callbacks.retry_policy();
+        assert_eq!((retry.tries, retry.early_interval.as_secs(), retry.late_interval.as_secs()), (15, 120, 480));
+        assert_eq!((c.callbacks.max_events_per_post, c.callbacks.timeout().as_secs()), (100, 10));
+
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(
+            &file,
+            r#"
+[callbacks]
+allowed_callback_ranges = ["127.0.0.1/32"]
+resolver_overrides = { "hooks.internal" = ["10.20.0.5", "fd00::5"] }
+tries = 4
+jitter = 0.0
+
+[[accounts]]
+name = "acme"
+secret = "s"
+webhook_secrets = ["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"]
+callback = { url = "https://hooks.acme.example/cb", headers = { "X-Api-Key" = "k" }, user = "u", password = "p" }
+"#,
+        )
+        .unwrap();
+        let c = Config::load(Some(&file), env(&[])).unwrap();
+        assert_eq!(c.callbacks.resolver_overrides["hooks.internal"].len(), 2);
+        assert_eq!(c.callbacks.retry_policy().tries, 4);
+        let default = c.accounts[0].callback.as_ref().unwrap();
+        assert_eq!((default.headers["X-Api-Key"].as_str(), default.user.as_deref()), ("k", Some("u")));
+        std::fs::write(&file, "[callbacks]\nresolver_overrides = { \"x\" = [\"not-an-ip\"] }\n").unwrap();
+        let e = Config::load(Some(&file), env(&[])).unwrap_err().to_string();
+        assert!(e.contains("resolver_overrides") || e.contains("invalid IP"), "{e}");
+    }
 }

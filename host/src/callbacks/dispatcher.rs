@@ -102,7 +102,7 @@ impl Dispatcher {
         };
         let answer = self.poster.post(&request).await;
         let tried = post.tries + 1;
-        let outcome = self.outcome(answer, tried, now_ms());
+        let outcome = outcome(&self.retry, answer, tried, now_ms());
         match &outcome {
             PostOutcome::Delivered { .. } => {
                 tracing::debug!(job = %post.job_id, post = post.id, tried, "callback delivered")
@@ -121,24 +121,73 @@ impl Dispatcher {
             tracing::error!(job = %post.job_id, post = post.id, error = %e, "cannot record a callback try");
         }
     }
+}
 
-    /// What the answer of the `tried`-th try means, at `now`.
-    fn outcome(&self, answer: Result<u16, PostError>, tried: u32, now: u64) -> PostOutcome {
-        let (status, error) = match answer {
-            Ok(status) => (Some(status), None),
-            // A URL the guard refuses, or that cannot be used, will not change by waiting.
-            Err(e @ (PostError::Refused(_) | PostError::Url { .. })) => {
-                return PostOutcome::Failed { http_status: None, error: Some(e.to_string()) };
-            }
-            Err(e @ PostError::Unreachable(_)) => (None, Some(e.to_string())),
-        };
-        match classify(status) {
-            Verdict::Delivered => PostOutcome::Delivered { http_status: status.unwrap_or(200) },
-            Verdict::Final => PostOutcome::Failed { http_status: status, error },
-            Verdict::Retry => match self.retry.next_delay(tried, &mut StdRng::from_os_rng()) {
-                Some(wait) => PostOutcome::Retry { at_ms: now + wait.as_millis() as u64, http_status: status, error },
-                None => PostOutcome::Failed { http_status: status, error },
-            },
+/// What the answer to the `tried`-th try of a post means, at `now`, under `retry`.
+fn outcome(retry: &RetryPolicy, answer: Result<u16, PostError>, tried: u32, now: u64) -> PostOutcome {
+    let (status, error) = match answer {
+        Ok(status) => (Some(status), None),
+        // A URL the guard refuses, or that cannot be used, will not change by waiting.
+        Err(e @ (PostError::Refused(_) | PostError::Url { .. })) => {
+            return PostOutcome::Failed { http_status: None, error: Some(e.to_string()) };
         }
+        Err(e @ PostError::Unreachable(_)) => (None, Some(e.to_string())),
+    };
+    match classify(status) {
+        Verdict::Delivered => PostOutcome::Delivered { http_status: status.unwrap_or(200) },
+        Verdict::Final => PostOutcome::Failed { http_status: status, error },
+        Verdict::Retry => match retry.next_delay(tried, &mut StdRng::from_os_rng()) {
+            Some(wait) => PostOutcome::Retry { at_ms: now + wait.as_millis() as u64, http_status: status, error },
+            None => PostOutcome::Failed { http_status: status, error },
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::callbacks::ssrf::AddressPolicy;
+
+    fn policy() -> RetryPolicy {
+        RetryPolicy {
+            tries: 3,
+            early_interval: Duration::from_secs(2),
+            late_interval: Duration::from_secs(8),
+            jitter: 0.0,
+        }
+    }
+
+    #[test]
+    fn answers_deliver_fail_or_retry_until_the_tries_run_out() {
+        let p = policy();
+        assert_eq!(outcome(&p, Ok(204), 1, 1_000), PostOutcome::Delivered { http_status: 204 });
+        assert_eq!(outcome(&p, Ok(404), 1, 1_000), PostOutcome::Failed { http_status: Some(404), error: None });
+        assert_eq!(outcome(&p, Ok(302), 1, 1_000), PostOutcome::Failed { http_status: Some(302), error: None });
+        assert_eq!(
+            outcome(&p, Ok(500), 1, 1_000),
+            PostOutcome::Retry { at_ms: 3_000, http_status: Some(500), error: None }
+        );
+        assert_eq!(
+            outcome(&p, Ok(503), 2, 1_000),
+            PostOutcome::Retry { at_ms: 9_000, http_status: Some(503), error: None },
+            "the second half waits longer"
+        );
+        assert_eq!(outcome(&p, Ok(500), 3, 1_000), PostOutcome::Failed { http_status: Some(500), error: None });
+    }
+
+    #[test]
+    fn no_answer_is_retried_and_a_refused_address_is_final() {
+        let p = policy();
+        let down = outcome(&p, Err(PostError::Unreachable("timed out".into())), 1, 0);
+        assert!(
+            matches!(down, PostOutcome::Retry { at_ms: 2_000, http_status: None, error: Some(ref e) } if e.contains("timed out"))
+        );
+        let refused = AddressPolicy::default()
+            .check("10.0.0.1".parse().unwrap())
+            .expect_err("private addresses are refused by default");
+        let PostOutcome::Failed { http_status: None, error: Some(why) } = outcome(&p, Err(refused.into()), 1, 0) else {
+            panic!("a refused address must fail for good")
+        };
+        assert!(why.contains("10.0.0.1"), "{why}");
     }
 }

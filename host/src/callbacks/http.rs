@@ -284,4 +284,23 @@ mod tests {
         let error = poster(loopback_allowed(), &[]).post(&post_to(format!("http://127.0.0.1:{port}/"))).await;
         assert!(matches!(error, Err(PostError::Unreachable(_))), "{error:?}");
     }
+
+    #[tokio::test]
+    async fn an_endpoint_that_answers_too_late_is_unreachable() {
+        // Accepts the connection and reads the request, but never answers.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                held.push(socket);
+            }
+        });
+        let overrides = HashMap::new();
+        let slow = Poster::new(loopback_allowed(), overrides, Duration::from_millis(300)).unwrap();
+        let started = std::time::Instant::now();
+        let error = slow.post(&post_to(format!("http://127.0.0.1:{port}/"))).await;
+        assert!(matches!(error, Err(PostError::Unreachable(_))), "{error:?}");
+        assert!(started.elapsed() < Duration::from_secs(5), "the timeout ends the try: {:?}", started.elapsed());
+    }
 }
