@@ -1,10 +1,14 @@
 //! Project automation, run as `cargo xtask <command>` (alias in `.cargo/config.toml`).
 //!
 //! - `setup`: installs what the tests need on a Debian machine, idempotently (the wasm
-//!   target, 7-Zip, bsdtar, ClamAV, Python's pyzipper).
+//!   target, 7-Zip, bsdtar, ClamAV, Chromium, Node.js, Python's pyzipper and checkers).
 //! - `build-guest`: builds the component (`wasm32-wasip2`) that the host embeds. It runs
 //!   before every host build because a `build.rs` that runs cargo deadlocks on the target
 //!   directory lock.
+//! - `build-web`: transpiles the `library` component with jco for the browser preview
+//!   (`web/dist/preview/`, embedded by the host and served at `/preview`) and for Node
+//!   (`web/dist/node/`), and lays out the published artefacts (`web/dist/artefacts/`:
+//!   `sealmail.wasm` and the WIT package).
 //! - `run`: the main job: the server on embedded defaults (with a `demo` account).
 //! - `test`: setup, build, formatting, clippy, and every test.
 //! - `bench`: the sealing benchmark (`docs/performance.md`); `bench load`: the service under
@@ -22,11 +26,12 @@ fn main() -> Result<()> {
     match args.first().map(String::as_str) {
         Some("setup") => setup(),
         Some("build-guest") => build_guest(),
+        Some("build-web") => build_guest().and_then(|()| build_web()),
         Some("run") => run_main_job(&args[1..]),
         Some("test") => test(),
         Some("bench") => bench(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask <setup | build-guest | run | test | bench [load]>");
+            eprintln!("usage: cargo xtask <setup | build-guest | build-web | run | test | bench [load]>");
             std::process::exit(2);
         }
     }
@@ -39,11 +44,23 @@ fn root() -> PathBuf {
 /// Runs a command, echoing it, and fails with its exit status.
 fn run(cmd: &mut Command) -> Result<()> {
     eprintln!("+ {}", describe(cmd));
+    let started = std::time::Instant::now();
     let status = cmd.status().with_context(|| format!("cannot start {}", describe(cmd)))?;
+    // Each step's wall time, so a slow CI run shows where its minutes went.
+    eprintln!("  ({:.1} s: {})", started.elapsed().as_secs_f64(), short(cmd));
     if !status.success() {
         bail!("{} failed ({status})", describe(cmd));
     }
     Ok(())
+}
+
+/// The program and its first two arguments: enough to tell the steps apart.
+fn short(cmd: &Command) -> String {
+    std::iter::once(cmd.get_program())
+        .chain(cmd.get_args().take(2))
+        .map(|s| s.to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn describe(cmd: &Command) -> String {
@@ -78,6 +95,11 @@ const APT_PACKAGES: &[(&str, &str)] = &[
     // start the service here, and the tests never use it.
     ("clamscan", "clamav"),
     ("/usr/sbin/clamd", "clamav-daemon"),
+    // The browser preview's test drives Debian's Chromium with playwright-core (no
+    // browser download); jco and playwright-core run on Node.js.
+    ("/usr/bin/chromium", "chromium"),
+    ("node", "nodejs"),
+    ("npm", "npm"),
 ];
 
 /// Debian packages only the load benchmark uses (`cargo xtask bench load`): Postfix for its
@@ -97,6 +119,8 @@ const PIP_PACKAGES: &[(&str, &str)] = &[
     ("jsonschema", "jsonschema==4.26.0"),
     // Lets jsonschema check the `date-time` format (without it the format is not checked).
     ("rfc3339_validator", "rfc3339-validator==0.1.4"),
+    // Checks the server's OpenAPI document (`/openapi.json`).
+    ("openapi_spec_validator", "openapi-spec-validator==0.9.0"),
 ];
 
 fn setup() -> Result<()> {
@@ -187,9 +211,129 @@ fn build_guest() -> Result<()> {
     Ok(())
 }
 
+/// The npm packages of `web/` (jco, the WASI shim, playwright-core), installed from the
+/// lock file when it is newer than the installation.
+fn npm_install() -> Result<()> {
+    let web = root().join("web");
+    let installed = web.join("node_modules").join(".package-lock.json");
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    if modified(&installed).is_some() && modified(&installed) >= modified(&web.join("package-lock.json")) {
+        return Ok(());
+    }
+    run(Command::new("npm").args(["ci", "--no-audit", "--no-fund"]).current_dir(&web))
+}
+
+/// The WASI interfaces the component may import, each mapped to its browser shim module.
+const BROWSER_SHIMS: &[&str] = &["cli", "clocks", "filesystem", "http", "io", "random", "sockets"];
+
+/// See the module documentation. Every output is written only when its bytes change, so
+/// an unchanged preview does not make cargo rebuild the host that embeds it.
+fn build_web() -> Result<()> {
+    for tool in ["node", "npm"] {
+        if !have(tool) {
+            bail!("{tool} is missing: `cargo xtask setup` installs Node.js (Debian's nodejs and npm)");
+        }
+    }
+    npm_install()?;
+    let web = root().join("web");
+    let dist = web.join("dist");
+    let library = component_path("library");
+    let staging = tempfile_dir(&dist)?;
+    let jco = web.join("node_modules").join(".bin").join("jco");
+    let transpile = |out: &Path, extra: &[String]| {
+        run(Command::new(&jco)
+            .arg("transpile")
+            .arg(&library)
+            .arg("-o")
+            .arg(out)
+            .args(["--name", "sealmail", "--quiet"])
+            .args(extra))
+    };
+    // Node resolves the shim's bare specifiers from web/node_modules.
+    transpile(&staging.join("node").join("sealmail"), &[])?;
+    // The browser: the core module inlined as base64 (the page's CSP forbids fetch, and
+    // fetching the .wasm would need `connect-src`), and the WASI imports mapped to the
+    // shim's browser modules by relative path (no bundler, no import map).
+    let mut browser = vec!["--base64-cutoff".to_owned(), "100000000".to_owned(), "--no-wasi-shim".to_owned()];
+    browser.push("--map".to_owned());
+    browser.extend(BROWSER_SHIMS.iter().map(|m| format!("wasi:{m}/*=../shim/{m}.js#*")));
+    let preview = staging.join("preview");
+    transpile(&preview.join("sealmail"), &browser)?;
+    let shim = web.join("node_modules").join("@bytecodealliance").join("preview2-shim").join("dist").join("browser");
+    copy_tree(&shim, &preview.join("shim"), &|p| p.extension().is_some_and(|e| e == "js"))?;
+    copy_tree(&web.join("preview"), &preview, &|_| true)?;
+    // The published artefacts: the library component and its WIT package.
+    let artefacts = staging.join("artefacts");
+    std::fs::create_dir_all(&artefacts)?;
+    std::fs::copy(&library, artefacts.join("sealmail.wasm"))?;
+    copy_tree(&root().join("wit"), &artefacts.join("wit"), &|p| p.extension().is_some_and(|e| e == "wit"))?;
+    for part in ["node", "preview", "artefacts"] {
+        sync_tree(&staging.join(part), &dist.join(part))?;
+    }
+    std::fs::remove_dir_all(&staging)?;
+    eprintln!("web: {} (preview, node, artefacts)", dist.display());
+    Ok(())
+}
+
+/// A fresh staging directory beside `dist`.
+fn tempfile_dir(dist: &Path) -> Result<PathBuf> {
+    let staging = dist.with_file_name("dist.staging");
+    if staging.exists() {
+        std::fs::remove_dir_all(&staging)?;
+    }
+    std::fs::create_dir_all(&staging)?;
+    Ok(staging)
+}
+
+/// Copies the files under `from` that `keep` accepts to `to`, keeping the layout.
+fn copy_tree(from: &Path, to: &Path, keep: &dyn Fn(&Path) -> bool) -> Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from).with_context(|| format!("cannot read {}", from.display()))? {
+        let path = entry?.path();
+        let dest = to.join(path.file_name().expect("a directory entry has a name"));
+        if path.is_dir() {
+            copy_tree(&path, &dest, keep)?;
+        } else if keep(&path) {
+            std::fs::copy(&path, &dest).with_context(|| format!("cannot copy {}", path.display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// Makes `to` hold exactly the files of `from`, rewriting only files whose bytes differ.
+fn sync_tree(from: &Path, to: &Path) -> Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(to)? {
+        let path = entry?.path();
+        let source = from.join(path.file_name().expect("a directory entry has a name"));
+        if !source.exists() || source.is_dir() != path.is_dir() {
+            if path.is_dir() { std::fs::remove_dir_all(&path)? } else { std::fs::remove_file(&path)? }
+        }
+    }
+    for entry in std::fs::read_dir(from)? {
+        let path = entry?.path();
+        let dest = to.join(path.file_name().expect("a directory entry has a name"));
+        if path.is_dir() {
+            sync_tree(&path, &dest)?;
+        } else {
+            let bytes = std::fs::read(&path)?;
+            if std::fs::read(&dest).ok().as_deref() != Some(bytes.as_slice()) {
+                std::fs::write(&dest, bytes)?;
+            }
+        }
+    }
+    Ok(())
+}
+
 fn run_main_job(extra: &[String]) -> Result<()> {
     run(Command::new("rustup").args(["target", "add", "wasm32-wasip2"]))?;
     build_guest()?;
+    // The preview page needs Node.js to build; the server runs without it.
+    if have("node") && have("npm") {
+        build_web()?;
+    } else {
+        eprintln!("note: Node.js is missing, so /preview is not built (`cargo xtask setup` installs it)");
+    }
     run(cargo().args(["build", "--release", "--package", "sealmail"]))?;
     let exe = root().join("target").join("release").join("sealmail");
     if !extra.is_empty() {
@@ -223,6 +367,7 @@ fn run_main_job(extra: &[String]) -> Result<()> {
 fn test() -> Result<()> {
     setup()?;
     build_guest()?;
+    build_web()?;
     run(cargo().args(["fmt", "--all", "--", "--check"]))?;
     run(cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
     run(cargo().args(["clippy", "--package", "sealmail-guest", "--target", "wasm32-wasip2", "--", "-D", "warnings"]))?;

@@ -1,9 +1,11 @@
 //! The REST API (DESIGN §2): `POST /rest/v1/jobs`, `GET /rest/v1/jobs/{jobId}`, `/healthz`,
-//! `/readyz`. Handlers do HTTP only; validation is the component's, storage the store's.
+//! `/readyz`; and the browser encryption preview at `/preview/`. Handlers do HTTP only;
+//! validation is the component's, storage the store's.
 
 mod auth;
 mod health;
 mod jobs;
+pub mod preview;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -56,6 +58,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/rest/v1/jobs/{job_id}", get(jobs::status))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/preview", get(preview::redirect))
+        .route("/preview/", get(preview::index))
+        .route("/preview/{*path}", get(preview::file))
         .fallback(not_found)
         .with_state(state)
 }
