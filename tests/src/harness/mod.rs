@@ -8,6 +8,7 @@
 //! Nothing here may outlive its test: every server stops when its handle is dropped, and
 //! files live in temporary directories.
 
+pub mod browser;
 pub mod clamd;
 pub mod jobs;
 pub mod receiver;
