@@ -9,11 +9,36 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::AppState;
+use super::openapi::responses::{Health, NotReady, Ready};
 
+/// `GET /healthz`.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    operation_id = "healthz",
+    tag = "health",
+    summary = "Liveness",
+    description = "`200` while the process serves HTTP.",
+    responses((status = 200, description = "Alive.", body = Health))
+)]
 pub(crate) async fn healthz() -> Response {
     (StatusCode::OK, axum::Json(json!({ "status": "ok" }))).into_response()
 }
 
+/// `GET /readyz`.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    operation_id = "readyz",
+    tag = "health",
+    summary = "Readiness",
+    description = "`200` when the job store answers and every configured virus scanner answers \
+        PING; else `503` with the reasons.",
+    responses(
+        (status = 200, description = "Ready.", body = Ready),
+        (status = 503, description = "Not ready: what does not answer.", body = NotReady),
+    )
+)]
 pub(crate) async fn readyz(State(state): State<Arc<AppState>>) -> Response {
     let mut problems = Vec::new();
     if let Err(e) = state.store.unfinished_jobs().await {

@@ -15,6 +15,8 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use super::auth::authenticate;
+use super::openapi::job_request::{JobRequest, sample};
+use super::openapi::responses::{BadRequest, ErrorBody, JobAccepted, StatusReport};
 use super::{AppState, error, error_with, rfc3339_ms, unavailable};
 use crate::accounts::Account;
 use crate::callbacks::payload::tag;
@@ -28,6 +30,69 @@ use crate::validation_json;
 /// Longest accepted `Idempotency-Key`.
 const MAX_IDEMPOTENCY_KEY: usize = 255;
 
+/// `POST /rest/v1/jobs`.
+#[utoipa::path(
+    post,
+    path = "/rest/v1/jobs",
+    operation_id = "submitJob",
+    tag = "jobs",
+    summary = "Submit a job",
+    description = "Validates the JobRequest (every rule at once: docs/validation.md), stores the job \
+        durably and answers `202` with its id; scanning, sealing and delivery happen afterwards \
+        (follow them with `GET /rest/v1/jobs/{jobId}` or a callback endpoint). Checked in this \
+        order: credentials, content type, size, back-pressure, `Idempotency-Key`, the request's \
+        rules, the server's virus scanner (a job asking for antivirus needs one) and the callback \
+        address.",
+    security(("basicAuth" = [])),
+    params(
+        ("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255,
+            description = "Makes a retried submission safe (per account, 24 hours): the same key with \
+                the same body (byte for byte) returns the first job's id with `Idempotent-Replayed: \
+                true`; with a different body it is a `409`."),
+    ),
+    request_body(
+        content = JobRequest,
+        content_type = "application/json",
+        description = "A Retarus Transactional Email JobRequest (UTF-8 JSON; `charset=utf-8` is the only \
+            charset parameter accepted). At most `max_request_bytes` (28 MiB by default).",
+        examples(
+            ("plain" = (summary = "A plain text mail to one recipient", value = json!(sample("plain")))),
+            ("secure-document" = (summary = "Secure Document Handling: two attachments sealed into one \
+                archive, a callback endpoint (needs a virus scanner, or allow_insecure_no_antivirus)",
+                value = json!(sample("secure-document")))),
+            ("retarus-doc-style" = (summary = "The example of Retarus' documentation: HTML, encodings, \
+                templating on, password type `strong` (needs a virus scanner, or allow_insecure_no_antivirus)",
+                value = json!(sample("retarus-doc-style")))),
+        ),
+    ),
+    responses(
+        (status = 202, description = "Accepted: the job is stored (fsync'd) and will be processed. A \
+            replay of an `Idempotency-Key` answers the first job's id.", body = JobAccepted,
+            headers(
+                ("Location" = String, description = "`/rest/v1/jobs/{jobId}`: the job's status report."),
+                ("Idempotent-Replayed" = String, description = "`true` when this answers a replayed \
+                    `Idempotency-Key` (the job was not stored again); absent otherwise."),
+            )),
+        (status = 400, description = "`INVALID_REQUEST`: the JobRequest breaks rules; `problems` lists \
+            every one with its JSON path and kind. `INVALID_IDEMPOTENCY_KEY`: the header is unusable.",
+            body = BadRequest),
+        (status = 401, description = "`UNAUTHORIZED`: credentials missing or wrong (nothing says which \
+            part).", body = ErrorBody,
+            headers(("WWW-Authenticate" = String, description = "`Basic realm=\"sealmail\", charset=\"UTF-8\"`"))),
+        (status = 409, description = "`IDEMPOTENCY_CONFLICT`: the `Idempotency-Key` was used in the last \
+            24 hours with a different body.", body = ErrorBody),
+        (status = 413, description = "`PAYLOAD_TOO_LARGE`: the body exceeds `max_request_bytes`.",
+            body = ErrorBody),
+        (status = 415, description = "`UNSUPPORTED_MEDIA_TYPE`: the body is not sent as \
+            `Content-Type: application/json` (UTF-8).", body = ErrorBody),
+        (status = 500, description = "`VALIDATION_FAILED`: the validator failed in its sandbox (logged).",
+            body = ErrorBody),
+        (status = 503, description = "`QUEUE_FULL`: too many jobs are in progress \
+            (`max_jobs_in_flight`); `STORE_UNAVAILABLE`: the job could not be stored or the account \
+            store is unavailable. The job was not accepted; retry after `Retry-After`.", body = ErrorBody,
+            headers(("Retry-After" = u32, description = "Seconds to wait before retrying."))),
+    )
+)]
 pub(crate) async fn submit(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Body) -> Response {
     let account = match authenticate(&state, &headers).await {
         Ok(a) => a,
@@ -206,6 +271,30 @@ fn accepted(job_id: &str, warnings: Vec<Value>, replayed: bool) -> Response {
     response
 }
 
+/// `GET /rest/v1/jobs/{jobId}`.
+#[utoipa::path(
+    get,
+    path = "/rest/v1/jobs/{jobId}",
+    operation_id = "getJob",
+    tag = "jobs",
+    summary = "A job's status report",
+    description = "The job's state, every recipient's delivery and password mail, and every event \
+        so far with the state of its callback. Another account's job is a `404`, exactly like a \
+        job that does not exist.",
+    security(("basicAuth" = [])),
+    params(
+        ("jobId" = String, Path, description = "The `jobId` that `POST /rest/v1/jobs` answered."),
+    ),
+    responses(
+        (status = 200, description = "The status report.", body = StatusReport),
+        (status = 401, description = "`UNAUTHORIZED`: credentials missing or wrong.", body = ErrorBody,
+            headers(("WWW-Authenticate" = String, description = "`Basic realm=\"sealmail\", charset=\"UTF-8\"`"))),
+        (status = 404, description = "`NOT_FOUND`: no such job in this account.", body = ErrorBody),
+        (status = 503, description = "`STORE_UNAVAILABLE`: the job store is unavailable; retry after \
+            `Retry-After`.", body = ErrorBody,
+            headers(("Retry-After" = u32, description = "Seconds to wait before retrying."))),
+    )
+)]
 pub(crate) async fn status(
     State(state): State<Arc<AppState>>,
     Path(job_id): Path<String>,

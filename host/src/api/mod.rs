@@ -1,11 +1,19 @@
 //! The REST API (DESIGN §2): `POST /rest/v1/jobs`, `GET /rest/v1/jobs/{jobId}`, `/healthz`,
-//! `/readyz`; and the browser encryption preview at `/preview/`. Handlers do HTTP only;
+//! `/readyz`; the browser encryption preview at `/preview/`; and the API's own OpenAPI
+//! document (`/openapi.json`) with its readable page (`/docs`). Handlers do HTTP only;
 //! validation is the component's, storage the store's.
+//!
+//! Every route is registered in `routes()` through utoipa-axum's `OpenApiRouter`, which
+//! hands the same table to axum and to the OpenAPI document: a route cannot be served
+//! without being documented. Anything else is the fallback's `404`.
 
 mod auth;
+pub mod docs;
 mod health;
 mod jobs;
+pub mod openapi;
 pub mod preview;
+mod preview_routes;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -14,9 +22,11 @@ use std::sync::atomic::AtomicU64;
 use axum::Router;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use serde_json::{Value, json};
 use tokio::sync::Notify;
+use utoipa::OpenApi as _;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::accounts::Accounts;
 use crate::antivirus::Scanners;
@@ -51,18 +61,25 @@ pub struct AppState {
     pub default_callbacks: HashMap<String, Endpoint>,
 }
 
-/// The router.
+/// The router: every route of [`routes`], and the `404` fallback.
 pub fn router(state: Arc<AppState>) -> Router {
-    Router::new()
-        .route("/rest/v1/jobs", post(jobs::submit))
-        .route("/rest/v1/jobs/{job_id}", get(jobs::status))
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .route("/preview", get(preview::redirect))
-        .route("/preview/", get(preview::index))
-        .route("/preview/{*path}", get(preview::file))
-        .fallback(not_found)
-        .with_state(state)
+    let (router, _) = routes().split_for_parts();
+    router.fallback(not_found).with_state(state)
+}
+
+/// Every route, each with its OpenAPI description: the one table both the router and the
+/// document ([`openapi::document`]) are made from.
+pub(crate) fn routes() -> OpenApiRouter<Arc<AppState>> {
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .routes(routes!(jobs::submit))
+        .routes(routes!(jobs::status))
+        .routes(routes!(health::healthz))
+        .routes(routes!(health::readyz))
+        .routes(routes!(preview_routes::redirect))
+        .routes(routes!(preview_routes::index))
+        .routes(routes!(preview_routes::file))
+        .routes(routes!(openapi::openapi_json))
+        .routes(routes!(docs::page))
 }
 
 async fn not_found() -> Response {

@@ -1,7 +1,8 @@
 //! Real neighbours for the integration tests, started and stopped by the tests themselves on
 //! `127.0.0.1`: a scriptable SMTP server ([`smtp`]), a throwaway TLS CA ([`tls`]), a ClamAV
 //! daemon with test signatures ([`clamd`]), an HTTP callback receiver ([`receiver`]), the
-//! sealmail server itself as a process ([`server`]), plus small helpers (free ports, and
+//! sealmail server itself as a process ([`server`]), Debian's Chromium driven by
+//! playwright-core under Node.js ([`browser`]), plus small helpers (free ports, and
 //! third-party Python checkers: pyzipper, the Standard Webhooks verifier, a JSON Schema
 //! validator).
 //!
