@@ -13,7 +13,6 @@ mod health;
 mod jobs;
 pub mod openapi;
 pub mod preview;
-mod preview_routes;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -75,9 +74,9 @@ pub(crate) fn routes() -> OpenApiRouter<Arc<AppState>> {
         .routes(routes!(jobs::status))
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
-        .routes(routes!(preview_routes::redirect))
-        .routes(routes!(preview_routes::index))
-        .routes(routes!(preview_routes::file))
+        .routes(routes!(preview::redirect))
+        .routes(routes!(preview::index))
+        .routes(routes!(preview::file))
         .routes(routes!(openapi::openapi_json))
         .routes(routes!(docs::page))
 }
