@@ -13,12 +13,10 @@
 //!   match the documented status schema;
 //! - `GET /docs` is a script-free HTML page that shows every path and operation.
 
-use std::io::Write as _;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use reqwest::Method;
-use sealmail_tests::harness::{ACCOUNT, Receiver, Sealmail};
+use sealmail_tests::harness::{ACCOUNT, Receiver, Sealmail, python};
 use serde_json::{Value, json};
 
 /// Generous: two cores shared with the server and the other tests of this file.
@@ -92,28 +90,6 @@ async fn document(server: &Sealmail) -> Value {
     let doc = answer.json();
     assert!(doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.1.")), "{doc}");
     doc
-}
-
-/// Runs a Python script with `args` and `input` on stdin; its stdout, or its output when it
-/// fails.
-fn python(script: &str, args: &[&std::ffi::OsStr], input: &[u8]) -> Result<String, String> {
-    sealmail_tests::require_tool("python3");
-    let mut child = Command::new("python3")
-        .args(["-c", script])
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("python3 runs");
-    child.stdin.take().expect("stdin").write_all(input).expect("writing to python3");
-    let output = child.wait_with_output().expect("python3 finishes");
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    if output.status.success() {
-        Ok(stdout)
-    } else {
-        Err(format!("{stdout}{}", String::from_utf8_lossy(&output.stderr)))
-    }
 }
 
 /// Validates the OpenAPI document on stdin with openapi-spec-validator (3.1 by its

@@ -80,7 +80,7 @@ pub fn pyzipper_try_extract(zip_bytes: &[u8], password: &str) -> Result<Vec<(Str
 /// Runs `script` with `python3 -c`, the arguments `args` and `input` on stdin (bodies can be
 /// large, and secrets do not belong in a process list); its stdout, or its stdout and stderr
 /// when it fails.
-fn python(script: &str, args: &[&std::ffi::OsStr], input: &[u8]) -> Result<String, String> {
+pub fn python(script: &str, args: &[&std::ffi::OsStr], input: &[u8]) -> Result<String, String> {
     crate::require_tool("python3");
     let mut child = Command::new("python3")
         .args(["-c", script])
