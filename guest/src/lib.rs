@@ -1,8 +1,9 @@
 //! sealmail's policy core, compiled to a WebAssembly component (`wit/`, world `library`).
 //!
 //! Everything but this file is plain Rust that knows nothing about wasm and is unit-tested
-//! natively: [`request`] (JobRequest model and validation), [`password`], [`archive`],
-//! [`mime`] (message rendering) and [`workflow`] (the job workflow of the `service` world).
+//! natively: [`request`] (JobRequest model and validation), [`template`] (the FreeMarker
+//! subset of Retarus templates), [`password`], [`archive`], [`mime`] (message rendering) and
+//! [`workflow`] (the job workflow of the `service` world).
 //! This file only declares them; `component/` is the wasm32 adapter to the WIT worlds.
 #![warn(missing_docs)]
 
@@ -10,6 +11,7 @@ pub mod archive;
 pub mod mime;
 pub mod password;
 pub mod request;
+pub mod template;
 pub mod workflow;
 
 #[cfg(target_arch = "wasm32")]

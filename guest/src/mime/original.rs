@@ -20,8 +20,9 @@ use crate::request::model::{BodyType, HeaderOptions, Job, Priority, RecipientBlo
 /// `List-Unsubscribe` (+ `List-Unsubscribe-Post` for an https URI, RFC 8058), the request's
 /// `X-` headers, `MIME-Version`. The block's header options override the job's field by
 /// field (`xHeaders` name by name). The body is text/plain or text/html, an HTML body with
-/// an alternative is multipart/alternative, and unflagged attachments plus the archive make
-/// it multipart/mixed.
+/// an alternative is multipart/alternative, an HTML body with the images it refers to by
+/// `cid:` is multipart/related, and the other unflagged attachments plus the archive make it
+/// multipart/mixed.
 pub fn render_original(
     job: &Job,
     block: &RecipientBlock,
@@ -78,24 +79,49 @@ pub fn render_original(
 }
 
 /// The body part(s) and the attachments as one entity.
+///
+/// An HTML body and the attachments it shows by `cid:` URL (RFC 2392) form a
+/// `multipart/related` (RFC 2387) in the HTML's place; those attachments go inline. Every
+/// other attachment, and all of them with a text/plain body, stay in `multipart/mixed`:
+///
+/// ```text
+/// mixed [ alternative [ text/plain, related [ text/html, image… ] ], attachment… ]
+/// ```
 fn content(job: &Job, archive: Option<&SealedArchive<'_>>) -> Part {
     let body = &job.body.content;
+    let referenced = match job.body.content_type {
+        BodyType::Html => cid_references(&body.text),
+        BodyType::Plain => Vec::new(),
+    };
+    // Sealed attachments never reach the message in the clear (and the validator has
+    // dropped their contentId already): only the archive stands for them.
+    let (inline, attached): (Vec<_>, Vec<_>) = job
+        .attachments
+        .iter()
+        .filter(|a| !a.sealed)
+        .partition(|a| a.content_id.as_deref().is_some_and(|id| referenced.iter().any(|r| same_content_id(r, id))));
+    let html = || {
+        let html = Part::text("html", &body.text, body.transfer_encoding.as_deref());
+        if inline.is_empty() {
+            return html;
+        }
+        let images = inline
+            .iter()
+            .filter_map(|a| Some(Part::inline(&a.content_type, &a.name, &a.content, a.content_id.as_deref()?)))
+            .collect();
+        Part::related("text/html", html, images)
+    };
     let body = match (job.body.content_type, &job.alternative) {
         // RFC 2046 §5.1.4: alternatives in increasing faithfulness, the plain text first.
         (BodyType::Html, Some(alternative)) => Part::multipart(
             "alternative",
-            vec![
-                Part::text("plain", &alternative.text, alternative.transfer_encoding.as_deref()),
-                Part::text("html", &body.text, body.transfer_encoding.as_deref()),
-            ],
+            vec![Part::text("plain", &alternative.text, alternative.transfer_encoding.as_deref()), html()],
         ),
-        (BodyType::Html, None) => Part::text("html", &body.text, body.transfer_encoding.as_deref()),
+        (BodyType::Html, None) => html(),
         (BodyType::Plain, _) => Part::text("plain", &body.text, body.transfer_encoding.as_deref()),
     };
-    let mut parts: Vec<Part> = job
-        .attachments
+    let mut parts: Vec<Part> = attached
         .iter()
-        .filter(|a| !a.sealed)
         .map(|a| Part::attachment(&a.content_type, &a.name, &a.content, a.content_id.as_deref()))
         .collect();
     if let Some(archive) = archive {
@@ -106,6 +132,65 @@ fn content(job: &Job, archive: Option<&SealedArchive<'_>>) -> Part {
     } else {
         parts.insert(0, body);
         Part::multipart("mixed", parts)
+    }
+}
+
+/// The Content-IDs an HTML text refers to by `cid:` URL (RFC 2392 §2: `cid:` followed by
+/// the percent-encoded addr-spec, without angle brackets), decoded, in order of appearance.
+/// The scheme is matched ignoring case; the URL ends where an attribute value or CSS
+/// `url(…)` would end it.
+fn cid_references(html: &str) -> Vec<String> {
+    let lower = html.to_ascii_lowercase();
+    let mut found = Vec::new();
+    let mut from = 0;
+    while let Some(at) = lower[from..].find("cid:") {
+        let start = from + at + 4;
+        // A scheme starts a URL: `acid:` or `x-cid:` in text is not one (RFC 3986 §3.1).
+        let scheme_char = |b: u8| b.is_ascii_alphanumeric() || b"+-.".contains(&b);
+        if (from + at).checked_sub(1).is_some_and(|before| scheme_char(lower.as_bytes()[before])) {
+            from = start;
+            continue;
+        }
+        let end =
+            html[start..].find(|c: char| c.is_whitespace() || "\"'()<>".contains(c)).map_or(html.len(), |n| start + n);
+        let url = percent_decode(&html[start..end]);
+        if !url.is_empty() && !found.contains(&url) {
+            found.push(url);
+        }
+        from = end.max(start);
+    }
+    found
+}
+
+/// `%hh` escapes decoded (RFC 3986 §2.1); a `%` not followed by two hex digits stays.
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
+        match (bytes[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Whether a `cid:` URL's id names the attachment whose `contentId` is `content_id` (given
+/// with or without angle brackets). RFC 2392 compares the addr-spec; the domain part is
+/// case-insensitive (RFC 5321 §2.4), the local part is compared as written.
+fn same_content_id(url_id: &str, content_id: &str) -> bool {
+    let id = content_id.trim().trim_start_matches('<').trim_end_matches('>');
+    match (url_id.rsplit_once('@'), id.rsplit_once('@')) {
+        (Some((l1, d1)), Some((l2, d2))) => l1 == l2 && d1.eq_ignore_ascii_case(d2),
+        _ => url_id == id,
     }
 }
 
@@ -421,5 +506,124 @@ mod tests {
             }
         }
         assert!(rendered >= 30, "only {rendered} messages rendered");
+    }
+
+    /// An HTML body showing `logo` by `cid:`, an unreferenced image with a Content-ID, a
+    /// plain attachment and a sealed one whose Content-ID the HTML names too.
+    fn inline_request(alternative: bool, content_type: &str) -> String {
+        let alternative = if alternative { r#""alternative": {"content": "Hallo"},"# } else { "" };
+        format!(
+            r#"{{"mail": {{"from": {{"email": "s@example.com"}}}}, "subject": {{"content": "Logo"}},
+            "body": {{"contentType": "{content_type}",
+                "content": "<p><img src=\"CID:Logo%40Example.COM\"> <span style='background:url(cid:sealed@example.com)'>x</span></p>"}},
+            {alternative}
+            "attachments": [
+                {{"name": "notes.txt", "contentType": "text/plain", "content": "aGVsbG8="}},
+                {{"name": "Lögo.png", "contentType": "image/png", "contentId": "<Logo@example.com>", "content": "iVBORw0KGgoAAP8="}},
+                {{"name": "unused.gif", "contentType": "image/gif", "contentId": "unused@example.com", "content": "R0lGODlh"}},
+                {{"name": "secret.pdf", "contentType": "application/pdf", "contentId": "sealed@example.com", "content": "JVBERi0=", "secureDocument": true}}
+            ],
+            "recipients": [{{"mail": {{"to": [{{"email": "t@example.org"}}]}}}}],
+            "job": {{"features": {{"antivirus": {{"active": true}}, "secureDocument": {{"active": true}}}}}}}}"#
+        )
+    }
+
+    /// The raw header section of the part at `id`, unfolded, lower-cased names kept as written.
+    fn part_headers(bytes: &[u8], m: &mail_parser::Message<'_>, id: u32) -> String {
+        let part = m.part(id).unwrap();
+        String::from_utf8_lossy(&bytes[part.raw_header_offset() as usize..part.raw_body_offset() as usize])
+            .replace("\r\n ", " ")
+    }
+
+    #[test]
+    fn html_with_cid_images_is_multipart_related_inside_alternative_inside_mixed() {
+        let job = job(&inline_request(true, "text/html"));
+        let archive = SealedArchive { file_name: "documents.zip", bytes: b"zip" };
+        let bytes = render_original(&job, &job.blocks[0], Some(&archive), &ENVELOPE);
+        assert_wire_format(&bytes);
+        let m = MessageParser::default().parse(&bytes).unwrap();
+        assert_eq!(
+            outline(&m),
+            [
+                "multipart/mixed",
+                "  multipart/alternative",
+                "    text/plain",
+                "    multipart/related",
+                "      text/html",
+                "      image/png",
+                "  text/plain",
+                "  image/gif",
+                "  application/zip"
+            ]
+        );
+        // Part ids in mail-parser's depth-first order: 0 mixed, 1 alternative, 2 plain,
+        // 3 related, 4 html, 5 png.
+        let related = m.part(3).unwrap().content_type().unwrap();
+        assert_eq!(related.attribute("type"), Some("text/html"), "RFC 2387 §3.1 type parameter");
+        let png = m.part(5).unwrap();
+        assert_eq!(png.content_id(), Some("Logo@example.com"));
+        assert_eq!(png.content_disposition().map(|d| d.ctype()), Some("inline"));
+        assert_eq!(png.attachment_name(), Some("Lögo.png"));
+        assert_eq!(png.contents(), STANDARD.decode("iVBORw0KGgoAAP8=").unwrap());
+        let headers = part_headers(&bytes, &m, 5);
+        assert!(headers.contains("Content-ID: <Logo@example.com>\r\n"), "{headers}");
+        // The unreferenced image stays an attachment, Content-ID and all.
+        let gif = m.part(7).unwrap();
+        assert_eq!(gif.content_disposition().map(|d| d.ctype()), Some("attachment"));
+        assert_eq!(gif.content_id(), Some("unused@example.com"));
+        // The sealed file's Content-ID was dropped by the validator: referenced or not, it
+        // never comes back as a part.
+        assert!(!String::from_utf8_lossy(&bytes).contains("<sealed@example.com>"));
+        assert_eq!(
+            m.body_html(0).unwrap().matches("cid:").count() + m.body_html(0).unwrap().matches("CID:").count(),
+            2
+        );
+    }
+
+    #[test]
+    fn html_without_alternative_puts_related_first_in_mixed_or_alone() {
+        let job = job(&inline_request(false, "text/html"));
+        let bytes = render_original(&job, &job.blocks[0], None, &ENVELOPE);
+        assert_wire_format(&bytes);
+        let m = MessageParser::default().parse(&bytes).unwrap();
+        assert_eq!(
+            outline(&m),
+            ["multipart/mixed", "  multipart/related", "    text/html", "    image/png", "  text/plain", "  image/gif"]
+        );
+
+        // Only the inline image: no multipart/mixed around the related part.
+        let alone = job_with_only_the_logo();
+        let bytes = render_original(&alone, &alone.blocks[0], None, &ENVELOPE);
+        assert_wire_format(&bytes);
+        let m = MessageParser::default().parse(&bytes).unwrap();
+        assert_eq!(outline(&m), ["multipart/related", "  text/html", "  image/png"]);
+        assert_eq!(m.part(2).unwrap().contents(), STANDARD.decode("iVBORw0KGgoAAP8=").unwrap());
+    }
+
+    fn job_with_only_the_logo() -> Job {
+        let mut job = job(&inline_request(false, "text/html"));
+        job.attachments.retain(|a| a.name == "Lögo.png");
+        job
+    }
+
+    #[test]
+    fn a_plain_text_body_keeps_every_attachment_in_mixed() {
+        let job = job(&inline_request(true, "text/plain"));
+        let bytes = render_original(&job, &job.blocks[0], None, &ENVELOPE);
+        let m = MessageParser::default().parse(&bytes).unwrap();
+        assert_eq!(outline(&m), ["multipart/mixed", "  text/plain", "  text/plain", "  image/png", "  image/gif"]);
+        assert_eq!(m.part(3).unwrap().content_disposition().map(|d| d.ctype()), Some("attachment"));
+    }
+
+    #[test]
+    fn cid_urls_are_found_decoded_and_compared_like_addresses() {
+        let html = r#"<img src="cid:a%40b.example"><img src='CID:c@d.example'>
+            <div style="background: url(cid:e@f.example)"></div> cid: cid:a@b.example <a href="x">cid:g@h</a> lucid:i@j"#;
+        assert_eq!(cid_references(html), ["a@b.example", "c@d.example", "e@f.example", "g@h"]);
+        assert!(same_content_id("a@B.Example", "<a@b.example>"));
+        assert!(!same_content_id("A@b.example", "a@b.example"), "the local part is case-sensitive");
+        assert!(same_content_id("plain-id", "plain-id"));
+        assert_eq!(percent_decode("x%2"), "x%2");
+        assert_eq!(percent_decode("%C3%BC%zz"), "ü%zz");
     }
 }

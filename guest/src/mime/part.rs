@@ -30,8 +30,11 @@ pub(crate) enum Part {
     },
     /// `multipart/<subtype>` holding `parts` in order.
     Multipart {
-        /// `mixed` or `alternative`.
+        /// `mixed`, `alternative` or `related`.
         subtype: &'static str,
+        /// For `related`: the MIME type of the root (first) part, RFC 2387 §3.1's required
+        /// `type` parameter.
+        root_type: Option<&'static str>,
         /// The body parts.
         parts: Vec<Part>,
     },
@@ -54,6 +57,17 @@ impl Part {
     /// A base64 attachment (RFC 2183 `Content-Disposition: attachment`) named `file_name`
     /// both ways readers look for it: `filename` (RFC 2231) and `name` (RFC 2047 fallback).
     pub(crate) fn attachment(content_type: &str, file_name: &str, bytes: &[u8], content_id: Option<&str>) -> Self {
+        Self::file("attachment", content_type, file_name, bytes, content_id)
+    }
+
+    /// A base64 part shown inside the HTML it belongs to (RFC 2183 `Content-Disposition:
+    /// inline`), found by its `Content-ID` (RFC 2392 `cid:` URLs); named like an attachment
+    /// for readers that offer it for saving.
+    pub(crate) fn inline(content_type: &str, file_name: &str, bytes: &[u8], content_id: &str) -> Self {
+        Self::file("inline", content_type, file_name, bytes, Some(content_id))
+    }
+
+    fn file(disposition: &str, content_type: &str, file_name: &str, bytes: &[u8], content_id: Option<&str>) -> Self {
         let (essence, charset) = attachment_type(content_type);
         let mut params = Params::new(&essence);
         if let Some(charset) = charset {
@@ -64,7 +78,7 @@ impl Part {
         headers.structured("Content-Transfer-Encoding", TransferEncoding::Base64.name());
         headers.push_words(
             "Content-Disposition",
-            Params::new("attachment").extended("filename", file_name).words(),
+            Params::new(disposition).extended("filename", file_name).words(),
             false,
         );
         if let Some(id) = content_id.map(msg_id).filter(|id| id.len() > 2) {
@@ -76,7 +90,15 @@ impl Part {
 
     /// `multipart/<subtype>` of `parts`.
     pub(crate) fn multipart(subtype: &'static str, parts: Vec<Part>) -> Self {
-        Part::Multipart { subtype, parts }
+        Part::Multipart { subtype, root_type: None, parts }
+    }
+
+    /// `multipart/related` (RFC 2387) of a root part of type `root_type` and the parts it
+    /// refers to.
+    pub(crate) fn related(root_type: &'static str, root: Part, referenced: Vec<Part>) -> Self {
+        let mut parts = vec![root];
+        parts.extend(referenced);
+        Part::Multipart { subtype: "related", root_type: Some(root_type), parts }
     }
 
     /// Writes a whole message: `headers` (the message's own fields), then this entity's
@@ -107,11 +129,15 @@ impl Part {
                 out.extend_from_slice(b"\r\n");
                 out.extend_from_slice(body);
             }
-            Part::Multipart { subtype, parts } => {
+            Part::Multipart { subtype, root_type, parts } => {
                 let boundary = boundary(seed, *count);
                 *count += 1;
                 let mut headers = HeaderBlock::new();
-                let params = Params::new(&format!("multipart/{subtype}")).quoted("boundary", &boundary);
+                let mut params = Params::new(&format!("multipart/{subtype}"));
+                if let Some(root_type) = root_type {
+                    params = params.quoted("type", root_type);
+                }
+                let params = params.quoted("boundary", &boundary);
                 headers.push_words("Content-Type", params.words(), false);
                 out.extend_from_slice(headers.as_bytes());
                 out.extend_from_slice(b"\r\n");

@@ -5,6 +5,7 @@ use serde::Serialize;
 
 use crate::password::PasswordStrength;
 use crate::request::address::Mailbox;
+use crate::template::Template;
 
 /// A JobRequest that passed validation.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -48,6 +49,11 @@ pub struct Text {
     pub text: String,
     /// The requested `contentTransferEncoding`, lower case, if any.
     pub transfer_encoding: Option<String>,
+    /// With `job.features.templating.active` and a `template`: the parsed template, to be
+    /// rendered per recipient block (`text` then holds its decoded source, never to be sent
+    /// as is). Not serialized: a template is only ever consumed as parsed here.
+    #[serde(skip)]
+    pub template: Option<Template>,
 }
 
 /// The body's MIME type.
@@ -140,7 +146,7 @@ pub struct RecipientBlock {
     pub headers: HeaderOptions,
     /// `reference`, echoed in status and callbacks.
     pub reference: Option<String>,
-    /// `features.templating.personalization` (used once templating is implemented).
+    /// `features.templating.personalization`: the values a template is rendered with.
     pub personalization: Vec<(String, String)>,
 }
 

@@ -15,6 +15,7 @@ pub mod jobs;
 pub mod receiver;
 pub mod server;
 pub mod smtp;
+pub mod strict_mime;
 pub mod tls;
 
 use std::io::Write as _;

@@ -7,7 +7,8 @@ use crate::request::encoding::{
     CONTENT_ENCODINGS, ContentEncoding, TRANSFER_ENCODINGS, charset, decode_subject, decode_text,
 };
 use crate::request::model::{self, BodyType};
-use crate::request::report::{ProblemKind, Report};
+use crate::request::report::{Pointer, ProblemKind, Report};
+use crate::template::Template;
 
 /// Which text part is being read.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -22,7 +23,9 @@ const BODY_KEYS: &[&str] =
     &["content", "template", "contentEncoding", "contentTransferEncoding", "charset", "contentType"];
 
 /// Reads `key` of the root as a text part. `templating` is `job.features.templating.active`
-/// (`None` when that value was refused).
+/// (`None` when that value was refused); when it is `true`, a `template` is decoded and
+/// parsed into [`model::Text::template`] (a construct outside the subset is `invalid-value`
+/// at `…/template`, naming the construct and its line:column).
 pub(crate) fn text_part(
     r: &mut Report,
     root: &Fields,
@@ -90,13 +93,14 @@ pub(crate) fn text_part(
 
     let content = fields.text(r, "content", Text { required: false, max_chars: usize::MAX, header: false });
     let template = fields.text(r, "template", Text { required: false, max_chars: usize::MAX, header: false });
-    match (fields.raw("content"), fields.raw("template")) {
+    let templated = match (fields.raw("content"), fields.raw("template")) {
         (Some(_), Some(_)) => {
             r.problem(
                 &fields.path.key("template"),
                 ProblemKind::RuleViolation,
                 "give either content or template, not both",
             );
+            false
         }
         (None, None) => {
             r.problem(
@@ -104,50 +108,63 @@ pub(crate) fn text_part(
                 ProblemKind::Missing,
                 "\"content\" (or \"template\" with templating) is required",
             );
+            false
         }
         (None, Some(_)) if template.is_some() => {
-            if templating != Some(false) {
-                // Rendering arrives with templating support; sending `${name}` verbatim
-                // would be wrong, so until then templates are refused, not passed through.
-                r.problem(
-                    &fields.path.key("template"),
-                    ProblemKind::Unsupported,
-                    "templates are not rendered by this version of sealmail yet; send \"content\"",
-                );
-            } else {
+            if templating == Some(false) {
                 r.problem(
                     &fields.path.key("template"),
                     ProblemKind::RuleViolation,
-                    "a template needs /job/features/templating/active: true (and this version of sealmail does not render templates yet; send \"content\")",
+                    "a template needs /job/features/templating/active: true",
                 );
             }
+            // `None`: the templating flag itself was refused, with its own problem.
+            templating == Some(true)
         }
-        _ => {}
-    }
+        _ => false,
+    };
+    // The template is decoded like content (contentEncoding, charset), then parsed.
+    let source_key = if templated { "template" } else { "content" };
+    let source = if templated { template } else { content };
 
-    let (content, encoding, charset) = (content?, encoding?, charset?);
+    let (source, encoding, charset) = (source?, encoding?, charset?);
     if r.problem_count() > before {
         return None;
     }
     let decoded = match part {
-        Part::Subject => decode_subject(content, encoding, charset),
-        Part::Body | Part::Alternative => decode_text(content, encoding, charset),
+        Part::Subject => decode_subject(source, encoding, charset),
+        Part::Body | Part::Alternative => decode_text(source, encoding, charset),
     };
     let text = match decoded {
         Ok(t) => t,
         Err(e) => {
             r.problem(
-                &fields.path.key("content"),
+                &fields.path.key(source_key),
                 ProblemKind::InvalidEncoding,
                 format!("{e} (contentEncoding {})", encoding_name(encoding)),
             );
             return None;
         }
     };
-    if part == Part::Subject && !subject_ok(r, &fields, &text) {
+    let template = if templated {
+        match Template::parse(&text) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                r.problem(
+                    &fields.path.key("template"),
+                    ProblemKind::InvalidValue,
+                    format!("not in the supported FreeMarker subset: {e}"),
+                );
+                return None;
+            }
+        }
+    } else {
+        None
+    };
+    if part == Part::Subject && !subject_ok(r, &fields.path.key(source_key), &text) {
         return None;
     }
-    Some((model::Text { text, transfer_encoding }, content_type.flatten()))
+    Some((model::Text { text, transfer_encoding, template }, content_type.flatten()))
 }
 
 fn encoding_name(e: ContentEncoding) -> &'static str {
@@ -158,9 +175,10 @@ fn encoding_name(e: ContentEncoding) -> &'static str {
     }
 }
 
-/// The subject after decoding: Retarus' 500-character limit, one header line.
-fn subject_ok(r: &mut Report, fields: &Fields, text: &str) -> bool {
-    let path = fields.path.key("content");
+/// The subject after decoding: Retarus' 500-character limit, one header line. For a
+/// template this checks the source; the rendered subject is the renderer's to check.
+fn subject_ok(r: &mut Report, path: &Pointer, text: &str) -> bool {
+    let path = path.clone();
     if text.trim().is_empty() {
         r.problem(&path, ProblemKind::EmptyValue, "the decoded subject is empty");
         return false;

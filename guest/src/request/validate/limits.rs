@@ -21,3 +21,5 @@ pub const MAX_CREDENTIAL_CHARS: usize = 255;
 pub const MAX_X_HEADERS: usize = 50;
 /// Personalization variables per block.
 pub const MAX_PERSONALIZATION_KEYS: usize = 200;
+/// Retarus: a templated job has at most 100 recipients (to, cc and bcc of all blocks).
+pub const MAX_TEMPLATED_RECIPIENTS: usize = 100;

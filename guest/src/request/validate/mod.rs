@@ -14,6 +14,7 @@ pub mod limits;
 mod notification;
 mod recipients;
 mod secure_document;
+mod templating;
 
 pub use job::{DEFAULT_ARCHIVE_NAME, DEFAULT_SUBJECT_PREFIX};
 
@@ -112,7 +113,7 @@ pub fn validate(bytes: &[u8], limits: &Limits) -> Result<Validated, Vec<Problem>
     let subject = content::text_part(&mut r, &top, "subject", Part::Subject, settings.templating);
     let body = match top.raw("body") {
         // Retarus: the body is optional; a message without one has an empty text/plain body.
-        None => Some((Text { text: String::new(), transfer_encoding: None }, Some(BodyType::Plain))),
+        None => Some((Text { text: String::new(), transfer_encoding: None, template: None }, Some(BodyType::Plain))),
         Some(_) => content::text_part(&mut r, &top, "body", Part::Body, settings.templating),
     };
     let alternative = content::text_part(&mut r, &top, "alternative", Part::Alternative, settings.templating);
@@ -120,6 +121,15 @@ pub fn validate(bytes: &[u8], limits: &Limits) -> Result<Validated, Vec<Problem>
     let blocks = recipients::recipients(&mut r, &top, limits.max_addresses, settings.templating);
     let callback = notification::notification(&mut r, &top);
     secure_document::rules(&mut r, &root, &settings, &attachments);
+    let parts = [
+        ("subject", subject.as_ref().map(|(t, _)| t)),
+        ("body", body.as_ref().map(|(t, _)| t)),
+        ("alternative", alternative.as_ref().map(|(t, _)| t)),
+    ];
+    if let Some(blocks) = &blocks {
+        templating::personalization(&mut r, &root, &parts, blocks);
+    }
+    templating::refuse_until_rendered(&mut r, &root, &parts);
 
     if settings.templating == Some(true)
         && [top.raw("subject"), top.raw("body"), top.raw("alternative")]

@@ -3,7 +3,7 @@
 
 use super::fields::{Fields, Text, type_problem};
 use super::headers::{header_options, mailbox};
-use super::limits::{MAX_PERSONALIZATION_KEYS, MAX_REFERENCE_CHARS};
+use super::limits::{MAX_PERSONALIZATION_KEYS, MAX_REFERENCE_CHARS, MAX_TEMPLATED_RECIPIENTS};
 use crate::request::address::Mailbox;
 use crate::request::json::Json;
 use crate::request::model::RecipientBlock;
@@ -35,6 +35,16 @@ pub(crate) fn recipients(
             &path,
             ProblemKind::TooMany,
             format!("has {count} addresses (to, cc and bcc); at most {max_addresses} are allowed per request"),
+        );
+        return None;
+    }
+    if templating == Some(true) && count > MAX_TEMPLATED_RECIPIENTS {
+        r.problem(
+            &path,
+            ProblemKind::TooMany,
+            format!(
+                "has {count} addresses (to, cc and bcc); with templating at most {MAX_TEMPLATED_RECIPIENTS} are allowed per job"
+            ),
         );
         return None;
     }

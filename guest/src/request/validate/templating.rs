@@ -1,0 +1,191 @@
+//! Rules across the parsed templates and the recipient blocks: every variable a template
+//! needs (used without a default, outside an `<#if name??>` guard) must be in each block's
+//! `personalization`, so rendering cannot fail after submission.
+//!
+//! Also the switch that still refuses valid templates: rendering is not wired into the
+//! workflow yet, and a template must never be sent as is.
+
+use super::limits::MAX_SUBJECT_CHARS;
+use crate::request::model::{RecipientBlock, Text};
+use crate::request::report::{Pointer, ProblemKind, Report};
+use crate::template::Escape;
+
+/// `false` until the workflow renders templates per block. While `false`, a valid template
+/// is refused as `unsupported` (after every other template problem has been reported), so
+/// `${name}` never reaches a recipient verbatim.
+const TEMPLATES_ARE_RENDERED: bool = false;
+
+/// The text parts by name (`subject`, `body`, `alternative`), each with its template if any.
+pub(crate) type Parts<'a> = [(&'a str, Option<&'a Text>)];
+
+/// One problem per block that lacks variables, at
+/// `/recipients/{i}/features/templating/personalization`.
+pub(crate) fn personalization(r: &mut Report, root: &Pointer, parts: &Parts, blocks: &[RecipientBlock]) {
+    for (i, block) in blocks.iter().enumerate() {
+        let mut missing: Vec<(&str, &str)> = Vec::new();
+        for (part, text) in parts {
+            let Some(template) = text.and_then(|t| t.template.as_ref()) else { continue };
+            for variable in template.required_variables() {
+                let known = block.personalization.iter().any(|(k, _)| k == variable);
+                if !known && !missing.iter().any(|(v, _)| *v == variable) {
+                    missing.push((variable, part));
+                }
+            }
+        }
+        if missing.is_empty() {
+            rendered_subject(r, root, parts, i, block);
+            continue;
+        }
+        let list: Vec<String> = missing.iter().map(|(v, part)| format!("\"{v}\" (used in {part})")).collect();
+        r.problem(
+            &root.key("recipients").index(i).key("features").key("templating").key("personalization"),
+            ProblemKind::Missing,
+            format!(
+                "recipient block {i} has no value for {}, used without a default (`!`) and outside \
+                 an `<#if name??>` guard",
+                list.join(", ")
+            ),
+        );
+    }
+}
+
+/// The subject rendered for block `i` (all its variables are known to be present) must
+/// still be one header line within Retarus' length limit: a personalization value or a
+/// default may bring a line break or make it longer. Reported at `/subject/template`, which
+/// always exists, naming the block.
+fn rendered_subject(r: &mut Report, root: &Pointer, parts: &Parts, i: usize, block: &RecipientBlock) {
+    let Some(template) =
+        parts.iter().find(|(p, _)| *p == "subject").and_then(|(_, t)| t.and_then(|t| t.template.as_ref()))
+    else {
+        return;
+    };
+    let lookup = |name: &str| block.personalization.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+    let Ok(subject) = template.render(&lookup, Escape::None) else { return };
+    let path = root.key("subject").key("template");
+    if subject.chars().any(|c| c != '\t' && c.is_control()) {
+        r.problem(
+            &path,
+            ProblemKind::HeaderInjection,
+            format!(
+                "rendered for recipient block {i}, the subject contains a line break or another control \
+                 character (from a personalization value or a default); a subject is one line"
+            ),
+        );
+    }
+    let chars = subject.chars().count();
+    if chars > MAX_SUBJECT_CHARS {
+        r.problem(
+            &path,
+            ProblemKind::TooLong,
+            format!(
+                "rendered for recipient block {i}, the subject is {chars} characters long; at most \
+                 {MAX_SUBJECT_CHARS} are allowed"
+            ),
+        );
+    }
+}
+
+/// While templates are not rendered: `unsupported` at each part's `template`.
+pub(crate) fn refuse_until_rendered(r: &mut Report, root: &Pointer, parts: &Parts) {
+    if TEMPLATES_ARE_RENDERED {
+        return;
+    }
+    for (part, text) in parts {
+        if text.is_some_and(|t| t.template.is_some()) {
+            r.problem(
+                &root.key(part).key("template"),
+                ProblemKind::Unsupported,
+                "the template is valid, but this version of sealmail does not render templates yet; send \"content\"",
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::request::{Limits, validate};
+
+    fn problems(subject: &str, body: &str, blocks: &str) -> Vec<(String, String)> {
+        let request = format!(
+            r#"{{"mail": {{"from": {{"email": "s@sender.example"}}}}, "subject": {subject}, "body": {body},
+                "recipients": {blocks}, "job": {{"features": {{"templating": {{"active": true}}}}}}}}"#
+        );
+        match validate(request.as_bytes(), &Limits::default()) {
+            Ok(_) => Vec::new(),
+            Err(problems) => problems.into_iter().map(|p| (p.path, p.message)).collect(),
+        }
+    }
+
+    #[test]
+    fn a_refused_construct_is_named_with_its_position() {
+        let found = problems(
+            r#"{"content": "Hi"}"#,
+            r#"{"contentType": "text/html", "template": "<p>${name!}</p>\n  <#list xs as x>${x}</#list>"}"#,
+            r#"[{"mail": {"to": [{"email": "a@r.example"}]}}]"#,
+        );
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].0, "/body/template");
+        assert!(found[0].1.contains("line 2, column 3: `<#list>`"), "{}", found[0].1);
+    }
+
+    #[test]
+    fn missing_variables_are_named_per_block() {
+        let found = problems(
+            r#"{"template": "Invoice ${no}"}"#,
+            r#"{"template": "<#if name??>${name}</#if> ${amount}"}"#,
+            r#"[{"mail": {"to": [{"email": "a@r.example"}]},
+                 "features": {"templating": {"personalization": {"no": "1", "amount": 2}}}},
+                {"mail": {"to": [{"email": "b@r.example"}]},
+                 "features": {"templating": {"personalization": {"name": "Bo"}}}}]"#,
+        );
+        let missing: Vec<_> = found.iter().filter(|(p, _)| p.starts_with("/recipients")).collect();
+        assert_eq!(missing.len(), 1, "{found:?}");
+        assert_eq!(missing[0].0, "/recipients/1/features/templating/personalization");
+        assert!(missing[0].1.contains("block 1"), "{}", missing[0].1);
+        assert!(missing[0].1.contains("\"no\" (used in subject)"), "{}", missing[0].1);
+        assert!(missing[0].1.contains("\"amount\" (used in body)"), "{}", missing[0].1);
+        assert!(!missing[0].1.contains("\"name\""), "{}", missing[0].1);
+        // The remaining problems are the not-yet-rendered switch, one per template.
+        let unsupported: Vec<_> = found.iter().filter(|(p, _)| p.ends_with("/template")).map(|(p, _)| p).collect();
+        assert_eq!(unsupported, ["/body/template", "/subject/template"]);
+    }
+
+    #[test]
+    fn templates_are_decoded_before_parsing() {
+        // base64 of "Hi ${name} <#list x as y>": the construct is found in the decoded text.
+        let found = problems(
+            r#"{"template": "SGkgJHtuYW1lfSA8I2xpc3QgeCBhcyB5Pg==", "contentEncoding": "base64"}"#,
+            r#"{"content": "Hi"}"#,
+            r#"[{"mail": {"to": [{"email": "a@r.example"}]}}]"#,
+        );
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].0, "/subject/template");
+        assert!(found[0].1.contains("line 1, column 12: `<#list>`"), "{}", found[0].1);
+    }
+
+    #[test]
+    fn the_rendered_subject_stays_one_line_within_the_limit() {
+        let long = "x".repeat(495);
+        let blocks = format!(
+            r#"[{{"mail": {{"to": [{{"email": "a@r.example"}}]}},
+                 "features": {{"templating": {{"personalization": {{"name": "Ana"}}}}}}}},
+                {{"mail": {{"to": [{{"email": "b@r.example"}}]}},
+                 "features": {{"templating": {{"personalization": {{"name": "Bo\r\nBcc: x@evil.example"}}}}}}}},
+                {{"mail": {{"to": [{{"email": "c@r.example"}}]}},
+                 "features": {{"templating": {{"personalization": {{"name": "{long}"}}}}}}}}]"#
+        );
+        let found = problems(r#"{"template": "Hello ${name}"}"#, r#"{"content": "Hi"}"#, &blocks);
+        let subject: Vec<_> = found.iter().filter(|(p, _)| p == "/subject/template").map(|(_, m)| m).collect();
+        assert_eq!(subject.len(), 3, "{found:?}");
+        assert!(subject[0].contains("block 1") && subject[0].contains("line break"), "{}", subject[0]);
+        assert!(subject[1].contains("block 2") && subject[1].contains("501 characters"), "{}", subject[1]);
+        assert!(subject[2].contains("does not render templates yet"), "{}", subject[2]);
+    }
+
+    #[test]
+    fn a_hundred_templated_recipients_are_allowed() {
+        let to: Vec<String> = (0..100).map(|i| format!(r#"{{"email": "r{i}@r.example"}}"#)).collect();
+        let blocks = format!(r#"[{{"mail": {{"to": [{}]}}}}]"#, to.join(","));
+        assert_eq!(problems(r#"{"content": "Hi"}"#, r#"{"content": "Hi"}"#, &blocks), Vec::new());
+    }
+}

@@ -1,0 +1,158 @@
+//! Retarus templates: the safe, common subset of Apache FreeMarker that `subject.template`,
+//! `body.template` and `alternative.template` are written in, parsed once at validation and
+//! rendered per recipient block with its flat `personalization` map.
+//!
+//! Pure Rust, no I/O, and it never panics on any input: a template outside the subset is a
+//! [`TemplateError`] naming the construct and its 1-based line:column (columns in
+//! characters, not bytes).
+//!
+//! # The subset
+//!
+//! - **Interpolations**: `${name}`, `${name!"default"}` (or `'default'`), `${name!}` (empty
+//!   default), `${(name)}`, `${(name)!"default"}`, `${(name!"default")}`, each optionally
+//!   followed by one `?html`: `${name?html}`, `${(name!"default")?html}`. White-space
+//!   inside `${ … }` is allowed.
+//!   - Names are FreeMarker identifiers: letters, digits, `_`, `$`, `@`, not starting with
+//!     a digit; the keywords `true false gt gte lt lte as in using` are not names.
+//!     Personalization is a flat map, so `${a.b}` is refused.
+//!   - Defaults are string literals with FreeMarker's escapes `\" \' \\ \n \r \t \b \f \l
+//!     (<) \g (>) \a (&) \{ \= \xH…` (one to four hex digits); `${…}` inside a literal is
+//!     refused.
+//!   - Precedence: in FreeMarker 2.3 the right side of `!` binds loosest, so
+//!     `${name!"d"?html}` would escape only the default. That form is refused with a hint
+//!     to write `${(name!"d")?html}`, which escapes whichever value is printed.
+//! - **Escaping**: [`Escape::Html`] escapes every interpolation (`< > & " '`), as
+//!   FreeMarker's HTML output format does; `?html` there is redundant and never escapes a
+//!   second time. With [`Escape::None`] only `?html` interpolations are escaped.
+//! - **Conditions**: `<#if name??>…</#if>`, with optional `<#elseif other??>` (also
+//!   `<#elseIf>`) branches and an optional `<#else>`; nesting up to 32 levels. The only
+//!   condition is the presence test `name??` (or `(name)??`); an empty string is present.
+//! - **Comments**: `<#-- … -->` produce nothing.
+//! - **White-space stripping** (FreeMarker's default): a line holding only `<#if>`,
+//!   `<#elseif>`, `<#else>`, `</#if>` or comments and white-space disappears entirely,
+//!   line break included.
+//!
+//! Everything else FreeMarker would interpret is refused: any other directive (`<#list>`,
+//! `<#assign>`, `<#include>`, `<#import>`, `<#macro>`, `<#function>`, `<#ftl>`, …), user
+//! directives `<@…>`, built-ins other than `?html` (`?upper_case`, `?string`, …),
+//! expressions (operators, literals, `${a[0]}`, method calls, `??` outside `<#if>`),
+//! legacy `#{…}` interpolations and the square-bracket tag syntax (`[#if …]`, `[@…]`).
+//! Unclosed `${`, strings, comments and `<#if>`, and stray `<#elseif>`, `<#else>` and
+//! `</#if>` are errors. Text FreeMarker leaves alone stays literal: `costs $5`, `a < b`,
+//! `<# `, `50%`.
+//!
+//! # Required variables
+//!
+//! A variable is *required* when some `${name}` uses it without a default (`!`) and not
+//! *guarded*. A use is guarded when it lies inside a branch of `<#if name??>` or
+//! `<#elseif name??>` testing that same name, at any depth. In an `<#else>` branch the
+//! tested names are known to be missing, so a bare `${name}` there is required (it could
+//! only fail). Validation checks every block's personalization against
+//! [`Template::required_variables`]; after that, [`Template::render`] cannot fail.
+
+mod error;
+mod lexer;
+mod parse;
+mod render;
+
+pub use error::{RenderError, TemplateError};
+
+/// A 1-based position in a template source; columns count characters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Position {
+    /// 1-based line.
+    pub line: u32,
+    /// 1-based column, in characters (Unicode scalar values).
+    pub column: u32,
+}
+
+/// How interpolated values are escaped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Escape {
+    /// Every interpolation is HTML-escaped: HTML bodies.
+    Html,
+    /// Values are inserted as given, except `?html`: subjects and plain-text bodies.
+    None,
+}
+
+/// `${…}`
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Interpolation {
+    name: String,
+    default: Option<String>,
+    html: bool,
+    at: Position,
+}
+
+/// One `<#if name??>` or `<#elseif name??>` branch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Branch {
+    variable: String,
+    body: Vec<Node>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Node {
+    Text(String),
+    Interpolation(Interpolation),
+    /// The first branch whose variable is present renders, else `otherwise` (empty without
+    /// `<#else>`).
+    If {
+        branches: Vec<Branch>,
+        otherwise: Vec<Node>,
+    },
+}
+
+/// A parsed template in the supported FreeMarker subset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Template {
+    nodes: Vec<Node>,
+    required: Vec<String>,
+}
+
+impl Template {
+    /// Parses `source`, refusing the first construct outside the subset.
+    pub fn parse(source: &str) -> Result<Self, TemplateError> {
+        let nodes = parse::parse(lexer::tokenize(source)?)?;
+        let mut required = Vec::new();
+        collect_required(&nodes, &mut Vec::new(), &mut required);
+        Ok(Self { nodes, required })
+    }
+
+    /// The variables that must have a value for [`render`](Self::render) to succeed (see the
+    /// module documentation for "guarded"), each once, in order of first use.
+    pub fn required_variables(&self) -> impl Iterator<Item = &str> {
+        self.required.iter().map(String::as_str)
+    }
+
+    /// Renders with `vars` looking up one block's personalization.
+    pub fn render<'v>(&self, vars: &impl Fn(&str) -> Option<&'v str>, escape: Escape) -> Result<String, RenderError> {
+        let mut out = String::new();
+        render::render(&self.nodes, vars, escape, &mut out)?;
+        Ok(out)
+    }
+}
+
+fn collect_required<'t>(nodes: &'t [Node], guards: &mut Vec<&'t str>, required: &mut Vec<String>) {
+    for node in nodes {
+        match node {
+            Node::Text(_) => {}
+            Node::Interpolation(i) => {
+                if i.default.is_none() && !guards.contains(&i.name.as_str()) && !required.contains(&i.name) {
+                    required.push(i.name.clone());
+                }
+            }
+            Node::If { branches, otherwise } => {
+                for branch in branches {
+                    guards.push(&branch.variable);
+                    collect_required(&branch.body, guards, required);
+                    guards.pop();
+                }
+                collect_required(otherwise, guards, required);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

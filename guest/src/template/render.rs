@@ -1,0 +1,70 @@
+//! Renders a parsed template against one recipient block's personalization, escaping for
+//! HTML when asked. Recursion depth is bounded by the parser's nesting limit.
+
+use super::error::RenderError;
+use super::{Escape, Node};
+
+/// Appends the output of `nodes` to `out`.
+pub(super) fn render<'v>(
+    nodes: &[Node],
+    vars: &impl Fn(&str) -> Option<&'v str>,
+    escape: Escape,
+    out: &mut String,
+) -> Result<(), RenderError> {
+    for node in nodes {
+        match node {
+            Node::Text(text) => out.push_str(text),
+            Node::Interpolation(i) => {
+                let value = match (vars(&i.name), &i.default) {
+                    (Some(value), _) => value,
+                    (None, Some(default)) => default.as_str(),
+                    (None, None) => {
+                        return Err(RenderError::MissingVariable {
+                            name: i.name.clone(),
+                            line: i.at.line,
+                            column: i.at.column,
+                        });
+                    }
+                };
+                // One escaping at most: `?html` in an auto-escaped HTML body is redundant,
+                // not a second pass (FreeMarker would double-escape or refuse it there).
+                if i.html || escape == Escape::Html {
+                    escape_html(value, out);
+                } else {
+                    out.push_str(value);
+                }
+            }
+            Node::If { branches, otherwise } => {
+                let chosen = branches.iter().find(|b| vars(&b.variable).is_some()).map_or(otherwise, |b| &b.body);
+                render(chosen, vars, escape, out)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// FreeMarker's `?html` (and its HTML output format): `<`, `>`, `&`, `"` and `'`.
+pub(super) fn escape_html(value: &str, out: &mut String) {
+    for c in value.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_the_five_characters_and_nothing_else() {
+        let mut out = String::new();
+        escape_html(r#"<a href="x">Tom & Jerry's</a> ü €"#, &mut out);
+        assert_eq!(out, "&lt;a href=&quot;x&quot;&gt;Tom &amp; Jerry&#39;s&lt;/a&gt; ü €");
+    }
+}
