@@ -531,3 +531,72 @@ async fn an_html_body_with_a_cid_image_arrives_as_multipart_related() {
     let raw = String::from_utf8_lossy(&original.data);
     assert!(!raw.contains("<contract@sender.example>"), "a sealed attachment kept its Content-ID");
 }
+
+/// Templating (FreeMarker subset): a secure job with two blocks renders each block's
+/// personalization into the subject, the HTML (escaped) and the text; each password mail's
+/// subject carries its block's rendered subject; an unknown directive is a `400` naming it
+/// and its position.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_templated_secure_job_renders_every_blocks_personalization() {
+    let smtp = SmtpServer::start(SmtpServerConfig::default()).await;
+    let config = format!("{}\n[antivirus]\nallow_insecure_no_antivirus = true\n", plain_relay(smtp.port(), 30));
+    let server = Sealmail::start(&config).await;
+    let block = |to: &str, personalization: Value| json!({ "mail": { "to": [{ "email": to }] }, "features": { "templating": { "personalization": personalization } } });
+    let mut job = json!({
+        "job": { "features": {
+            "templating": { "active": true },
+            "antivirus": { "active": true },
+            "secureDocument": { "active": true, "subjectPrefix": "Passwort: " }
+        } },
+        "mail": { "from": { "email": "s@sender.example" } },
+        "subject": { "template": "Rechnung ${no} für ${name}" },
+        "body": { "contentType": "text/html",
+                  "template": "<p>Hallo ${name},</p>\n<#if note??><p>${note}</p><#else><p>keine Notiz</p></#if>" },
+        "alternative": { "template": "Hallo ${name}, ${note!\"keine Notiz\"}" },
+        "attachments": [{ "name": "r.txt", "contentType": "text/plain",
+                          "content": STANDARD.encode("vertraulich"), "secureDocument": true }],
+        "recipients": [
+            block("ana@recipient.example", json!({ "name": "Ana <b>", "no": "17", "note": "Tom & Jerry" })),
+            block("bo@recipient.example", json!({ "name": "Bo", "no": "18" })),
+        ]
+    });
+    let id = server.submit(&job).await;
+    let report = server.wait_finished(&id, DEADLINE).await;
+    let received = smtp.received();
+    assert_eq!(received.len(), 4, "two originals and two password mails: {report:#}");
+    let mut by_subject: BTreeMap<String, Message<'static>> = BTreeMap::new();
+    for mail in &received {
+        let message = parse(mail);
+        by_subject.insert(message.subject().unwrap_or_default().to_owned(), message);
+    }
+    let keys: Vec<&str> = by_subject.keys().map(String::as_str).collect();
+    assert_eq!(
+        keys,
+        [
+            "Passwort: Rechnung 17 für Ana <b>",
+            "Passwort: Rechnung 18 für Bo",
+            "Rechnung 17 für Ana <b>",
+            "Rechnung 18 für Bo"
+        ],
+        "rendered subjects, the password mails' included"
+    );
+    let ana = &by_subject["Rechnung 17 für Ana <b>"];
+    let html = ana.body_html(0).expect("html").into_owned();
+    assert!(html.contains("<p>Hallo Ana &lt;b&gt;,</p>") && html.contains("<p>Tom &amp; Jerry</p>"), "{html}");
+    assert_eq!(ana.body_text(0).expect("text").trim_end(), "Hallo Ana <b>, Tom & Jerry");
+    let bo = &by_subject["Rechnung 18 für Bo"];
+    assert!(bo.body_html(0).expect("html").contains("<p>keine Notiz</p>"));
+    assert_eq!(bo.body_text(0).expect("text").trim_end(), "Hallo Bo, keine Notiz");
+    for message in by_subject.values() {
+        let raw = String::from_utf8_lossy(message.raw_message());
+        assert!(!raw.contains("${"), "a template reached a recipient verbatim:\n{raw}");
+    }
+
+    // An unknown directive: 400 naming it and its line:column.
+    job["body"]["template"] = json!("<p>Hallo</p>\n  <#list items as i>${i}</#list>");
+    let (status, body, _) = server.submit_raw(ACCOUNT, serde_json::to_vec(&job).unwrap(), &[]).await;
+    assert_eq!(status, 400, "{body}");
+    let problem = body["problems"].as_array().and_then(|p| p.iter().find(|p| p["path"] == "/body/template"));
+    let message = problem.and_then(|p| p["message"].as_str()).unwrap_or_else(|| panic!("{body:#}"));
+    assert!(message.contains("<#list>") && message.contains("line 2, column 3"), "{message}");
+}

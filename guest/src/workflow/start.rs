@@ -4,6 +4,8 @@
 //! encryption no scanner can look inside), and no event is emitted before the scan has an
 //! answer, so a job that must wait for a scanner leaves nothing behind to repeat.
 
+use std::borrow::Cow;
+
 use rand::{CryptoRng, RngCore};
 
 use super::secret::HeldSecret;
@@ -14,8 +16,9 @@ use super::{
 use crate::archive::{self, Timestamp};
 use crate::mime;
 use crate::password;
-use crate::request::model::{Job, RecipientBlock};
+use crate::request::model::{BodyType, Job, RecipientBlock, Text};
 use crate::request::{Limits, validate};
+use crate::template::Escape;
 
 /// Validates, scans, seals, renders and queues one message per recipient block.
 pub fn start_job<H: Host, R: RngCore + CryptoRng>(
@@ -61,7 +64,8 @@ pub fn start_job<H: Host, R: RngCore + CryptoRng>(
 
     let now = host.now();
     for (index, block) in job.blocks.iter().enumerate() {
-        let message = original_message(&job, index as u32, block, ctx, now, rng)?;
+        let personal = personalize(&job, block)?;
+        let message = original_message(&personal, index as u32, block, ctx, now, rng)?;
         host.enqueue(message);
     }
     each_recipient(&job, |block, address| {
@@ -69,6 +73,39 @@ pub fn start_job<H: Host, R: RngCore + CryptoRng>(
         host.emit(event(block, address, EventKind::ProcessingFinished, what));
     });
     Ok(StartOutcome::Queued)
+}
+
+/// The job as `block` sees it: with templating, its subject, body and alternative rendered
+/// with the block's personalization (the body HTML-escaped when it is HTML); without, the
+/// job itself. The validator has checked that every variable a template needs is there.
+fn personalize<'j>(job: &'j Job, block: &RecipientBlock) -> Result<Cow<'j, Job>, WorkflowError> {
+    let templated = [Some(&job.subject), Some(&job.body.content), job.alternative.as_ref()]
+        .into_iter()
+        .flatten()
+        .any(|t| t.template.is_some());
+    if !templated {
+        return Ok(Cow::Borrowed(job));
+    }
+    let vars = |name: &str| block.personalization.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+    let render = |text: &mut Text, escape: Escape| -> Result<(), WorkflowError> {
+        if let Some(template) = text.template.take() {
+            text.text = template
+                .render(&vars, escape)
+                .map_err(|e| WorkflowError::Internal(format!("rendering a template failed: {e}")))?;
+        }
+        Ok(())
+    };
+    let mut personal = job.clone();
+    render(&mut personal.subject, Escape::None)?;
+    let body_escape = match personal.body.content_type {
+        BodyType::Html => Escape::Html,
+        BodyType::Plain => Escape::None,
+    };
+    render(&mut personal.body.content, body_escape)?;
+    if let Some(alternative) = personal.alternative.as_mut() {
+        render(alternative, Escape::None)?;
+    }
+    Ok(Cow::Owned(personal))
 }
 
 /// Renders (and, for a secure job, seals and protects) the message of one block.

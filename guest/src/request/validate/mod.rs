@@ -129,7 +129,6 @@ pub fn validate(bytes: &[u8], limits: &Limits) -> Result<Validated, Vec<Problem>
     if let Some(blocks) = &blocks {
         templating::personalization(&mut r, &root, &parts, blocks);
     }
-    templating::refuse_until_rendered(&mut r, &root, &parts);
 
     if settings.templating == Some(true)
         && [top.raw("subject"), top.raw("body"), top.raw("alternative")]

@@ -10,11 +10,6 @@ use crate::request::model::{RecipientBlock, Text};
 use crate::request::report::{Pointer, ProblemKind, Report};
 use crate::template::Escape;
 
-/// `false` until the workflow renders templates per block. While `false`, a valid template
-/// is refused as `unsupported` (after every other template problem has been reported), so
-/// `${name}` never reaches a recipient verbatim.
-const TEMPLATES_ARE_RENDERED: bool = false;
-
 /// The text parts by name (`subject`, `body`, `alternative`), each with its template if any.
 pub(crate) type Parts<'a> = [(&'a str, Option<&'a Text>)];
 
@@ -85,22 +80,6 @@ fn rendered_subject(r: &mut Report, root: &Pointer, parts: &Parts, i: usize, blo
     }
 }
 
-/// While templates are not rendered: `unsupported` at each part's `template`.
-pub(crate) fn refuse_until_rendered(r: &mut Report, root: &Pointer, parts: &Parts) {
-    if TEMPLATES_ARE_RENDERED {
-        return;
-    }
-    for (part, text) in parts {
-        if text.is_some_and(|t| t.template.is_some()) {
-            r.problem(
-                &root.key(part).key("template"),
-                ProblemKind::Unsupported,
-                "the template is valid, but this version of sealmail does not render templates yet; send \"content\"",
-            );
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use crate::request::{Limits, validate};
@@ -145,9 +124,7 @@ mod tests {
         assert!(missing[0].1.contains("\"no\" (used in subject)"), "{}", missing[0].1);
         assert!(missing[0].1.contains("\"amount\" (used in body)"), "{}", missing[0].1);
         assert!(!missing[0].1.contains("\"name\""), "{}", missing[0].1);
-        // The remaining problems are the not-yet-rendered switch, one per template.
-        let unsupported: Vec<_> = found.iter().filter(|(p, _)| p.ends_with("/template")).map(|(p, _)| p).collect();
-        assert_eq!(unsupported, ["/body/template", "/subject/template"]);
+        assert_eq!(found.len(), 1, "valid templates are rendered, not refused: {found:?}");
     }
 
     #[test]
@@ -176,10 +153,9 @@ mod tests {
         );
         let found = problems(r#"{"template": "Hello ${name}"}"#, r#"{"content": "Hi"}"#, &blocks);
         let subject: Vec<_> = found.iter().filter(|(p, _)| p == "/subject/template").map(|(_, m)| m).collect();
-        assert_eq!(subject.len(), 3, "{found:?}");
+        assert_eq!(subject.len(), 2, "{found:?}");
         assert!(subject[0].contains("block 1") && subject[0].contains("line break"), "{}", subject[0]);
         assert!(subject[1].contains("block 2") && subject[1].contains("501 characters"), "{}", subject[1]);
-        assert!(subject[2].contains("does not render templates yet"), "{}", subject[2]);
     }
 
     #[test]

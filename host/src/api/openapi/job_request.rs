@@ -83,8 +83,9 @@ pub struct JobFeatures {
     /// `messageSigning`.
     #[schema(nullable = false)]
     pub secure_document: Option<SecureDocument>,
-    /// Templating: `template` values are refused (kind `unsupported`) by this version;
-    /// `active: true` without templates is accepted and the content sent as is.
+    /// Templating: `subject`, `body` and `alternative` may give a `template` (a FreeMarker
+    /// subset), rendered per recipient block with `recipients[].features.templating.personalization`
+    /// (HTML bodies auto-escaped); `active: true` without templates is accepted with a warning.
     #[schema(nullable = false)]
     pub templating: Option<Feature>,
     /// S/MIME signing: `active: true` is refused (kind `unsupported`).
@@ -208,7 +209,8 @@ pub struct Subject {
     /// The subject text, encoded as `contentEncoding` says.
     #[schema(nullable = false, example = "Ihre Rechnung November")]
     pub content: Option<String>,
-    /// A template: refused by this version (kind `unsupported`).
+    /// A template (with `job.features.templating.active`): the FreeMarker subset of
+    /// docs/validation.md, rendered per recipient block with its personalization.
     #[schema(nullable = false)]
     pub template: Option<String>,
     /// How `content` is encoded. Default `plain`.
@@ -233,7 +235,8 @@ pub struct Body {
     /// The text, encoded as `contentEncoding` says.
     #[schema(nullable = false)]
     pub content: Option<String>,
-    /// A template: refused by this version (kind `unsupported`).
+    /// A template (with `job.features.templating.active`): the FreeMarker subset of
+    /// docs/validation.md, rendered per recipient block with its personalization.
     #[schema(nullable = false)]
     pub template: Option<String>,
     /// How `content` is encoded. Default `plain`.
@@ -257,7 +260,8 @@ pub struct Alternative {
     /// The text, encoded as `contentEncoding` says.
     #[schema(nullable = false)]
     pub content: Option<String>,
-    /// A template: refused by this version (kind `unsupported`).
+    /// A template (with `job.features.templating.active`): the FreeMarker subset of
+    /// docs/validation.md, rendered per recipient block with its personalization.
     #[schema(nullable = false)]
     pub template: Option<String>,
     /// How `content` is encoded. Default `plain`.
