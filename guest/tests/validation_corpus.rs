@@ -129,6 +129,7 @@ fn limits(l: &Map<String, Value>) -> Result<Limits, String> {
             "maxRequestBytes" => out.max_request_bytes = n,
             "maxMessageBytes" => out.max_message_bytes = n,
             "maxAddresses" => out.max_addresses = u32::try_from(n).map_err(|e| e.to_string())?,
+            "maxRenderedBytes" => out.max_rendered_bytes = n,
             other => return Err(format!("unknown limit {other:?}")),
         }
     }

@@ -213,11 +213,19 @@ pub struct LimitsConfig {
     pub max_message_bytes: u64,
     /// Most addresses per request.
     pub max_addresses: u32,
+    /// With templating: largest subject + body + alternative of one block after rendering,
+    /// bytes (Retarus: 1 MB).
+    pub max_rendered_bytes: u64,
 }
 
 impl Default for LimitsConfig {
     fn default() -> Self {
-        Self { max_request_bytes: 28 * 1024 * 1024, max_message_bytes: 20_000_000, max_addresses: 1000 }
+        Self {
+            max_request_bytes: 28 * 1024 * 1024,
+            max_message_bytes: 20_000_000,
+            max_addresses: 1000,
+            max_rendered_bytes: 1_000_000,
+        }
     }
 }
 

@@ -98,6 +98,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         max_request_bytes: config.limits.max_request_bytes,
         max_message_bytes: config.limits.max_message_bytes,
         max_addresses: config.limits.max_addresses,
+        max_rendered_bytes: config.limits.max_rendered_bytes,
     };
 
     let listener = tokio::net::TcpListener::bind(config.listen)
@@ -119,6 +120,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             max_request_bytes: limits.max_request_bytes,
             max_message_bytes: limits.max_message_bytes,
             max_addresses: limits.max_addresses,
+            max_rendered_bytes: limits.max_rendered_bytes,
         },
         policy: Policy {
             retry_delays_ms: config.queue.retry_delays_secs.iter().map(|s| s.saturating_mul(1000)).collect(),

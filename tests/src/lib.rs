@@ -90,6 +90,7 @@ fn load_case(file: &Path) -> Case {
             max_request_bytes: l.get("maxRequestBytes").and_then(|v| v.as_u64()).unwrap_or(d.max_request_bytes),
             max_message_bytes: l.get("maxMessageBytes").and_then(|v| v.as_u64()).unwrap_or(d.max_message_bytes),
             max_addresses: l.get("maxAddresses").and_then(|v| v.as_u64()).map_or(d.max_addresses, |v| v as u32),
+            max_rendered_bytes: l.get("maxRenderedBytes").and_then(|v| v.as_u64()).unwrap_or(d.max_rendered_bytes),
         }
     });
     Case { file: file.to_path_buf(), doc, request, limits }

@@ -100,6 +100,7 @@ async fn node_validates_every_sample_and_corpus_case_exactly_like_the_wasmtime_h
                 "maxRequestBytes": l.max_request_bytes,
                 "maxMessageBytes": l.max_message_bytes,
                 "maxAddresses": l.max_addresses,
+                "maxRenderedBytes": l.max_rendered_bytes,
             });
         }
         requests.push(request);

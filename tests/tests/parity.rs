@@ -12,6 +12,7 @@ fn native(bytes: &[u8], limits: Option<sealmail::library::Limits>) -> Value {
         max_request_bytes: l.max_request_bytes,
         max_message_bytes: l.max_message_bytes,
         max_addresses: l.max_addresses,
+        max_rendered_bytes: l.max_rendered_bytes,
     });
     match request::validate(bytes, &limits) {
         Ok(v) => json!({ "valid": true, "summary": serde_json::to_value(JobSummary::new(&v)).unwrap() }),

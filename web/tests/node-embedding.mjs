@@ -145,6 +145,7 @@ function limitsFor(overrides = {}) {
   if (overrides.maxRequestBytes !== undefined) limits.maxRequestBytes = BigInt(overrides.maxRequestBytes);
   if (overrides.maxMessageBytes !== undefined) limits.maxMessageBytes = BigInt(overrides.maxMessageBytes);
   if (overrides.maxAddresses !== undefined) limits.maxAddresses = overrides.maxAddresses;
+  if (overrides.maxRenderedBytes !== undefined) limits.maxRenderedBytes = BigInt(overrides.maxRenderedBytes);
   return limits;
 }
 

@@ -66,6 +66,7 @@ impl wit_validation::Guest for Component {
             max_request_bytes: d.max_request_bytes,
             max_message_bytes: d.max_message_bytes,
             max_addresses: d.max_addresses,
+            max_rendered_bytes: d.max_rendered_bytes,
         }
     }
 
@@ -138,6 +139,7 @@ pub(crate) fn limits_from_wit(l: wit_validation::Limits) -> request::Limits {
         max_request_bytes: l.max_request_bytes,
         max_message_bytes: l.max_message_bytes,
         max_addresses: l.max_addresses,
+        max_rendered_bytes: l.max_rendered_bytes,
     }
 }
 

@@ -34,6 +34,8 @@ pub struct Limits {
     pub max_message_bytes: u64,
     /// Most addresses per request.
     pub max_addresses: u32,
+    /// With templating: largest rendered subject + body + alternative of one block, bytes.
+    pub max_rendered_bytes: u64,
 }
 
 impl Default for Limits {
@@ -45,6 +47,8 @@ impl Default for Limits {
             max_message_bytes: 20_000_000,
             // Retarus: at most 1,000 addresses per request.
             max_addresses: 1000,
+            // Retarus: a personalized mail is at most 1 MB.
+            max_rendered_bytes: 1_000_000,
         }
     }
 }
@@ -127,7 +131,7 @@ pub fn validate(bytes: &[u8], limits: &Limits) -> Result<Validated, Vec<Problem>
         ("alternative", alternative.as_ref().map(|(t, _)| t)),
     ];
     if let Some(blocks) = &blocks {
-        templating::personalization(&mut r, &root, &parts, blocks);
+        templating::personalization(&mut r, &root, &parts, blocks, limits.max_rendered_bytes);
     }
 
     if settings.templating == Some(true)

@@ -2,8 +2,8 @@
 //! needs (used without a default, outside an `<#if name??>` guard) must be in each block's
 //! `personalization`, so rendering cannot fail after submission.
 //!
-//! Also the switch that still refuses valid templates: rendering is not wired into the
-//! workflow yet, and a template must never be sent as is.
+//! What each block's rendering will produce is checked too: a one-line subject within the
+//! length limit, and a rendered mail within `max-rendered-bytes`.
 
 use super::limits::MAX_SUBJECT_CHARS;
 use crate::request::model::{RecipientBlock, Text};
@@ -15,7 +15,13 @@ pub(crate) type Parts<'a> = [(&'a str, Option<&'a Text>)];
 
 /// One problem per block that lacks variables, at
 /// `/recipients/{i}/features/templating/personalization`.
-pub(crate) fn personalization(r: &mut Report, root: &Pointer, parts: &Parts, blocks: &[RecipientBlock]) {
+pub(crate) fn personalization(
+    r: &mut Report,
+    root: &Pointer,
+    parts: &Parts,
+    blocks: &[RecipientBlock],
+    max_rendered_bytes: u64,
+) {
     for (i, block) in blocks.iter().enumerate() {
         let mut missing: Vec<(&str, &str)> = Vec::new();
         for (part, text) in parts {
@@ -29,6 +35,7 @@ pub(crate) fn personalization(r: &mut Report, root: &Pointer, parts: &Parts, blo
         }
         if missing.is_empty() {
             rendered_subject(r, root, parts, i, block);
+            rendered_size(r, root, parts, i, block, max_rendered_bytes);
             continue;
         }
         let list: Vec<String> = missing.iter().map(|(v, part)| format!("\"{v}\" (used in {part})")).collect();
@@ -39,6 +46,33 @@ pub(crate) fn personalization(r: &mut Report, root: &Pointer, parts: &Parts, blo
                 "recipient block {i} has no value for {}, used without a default (`!`) and outside \
                  an `<#if name??>` guard",
                 list.join(", ")
+            ),
+        );
+    }
+}
+
+/// Retarus limits a personalized mail to 1 MB: the subject, body and alternative rendered
+/// for block `i` (parts without a template as given) must fit `limit` bytes. Reported at
+/// the block, `/recipients/{i}`.
+fn rendered_size(r: &mut Report, root: &Pointer, parts: &Parts, i: usize, block: &RecipientBlock, limit: u64) {
+    let lookup = |name: &str| block.personalization.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+    let mut bytes = 0u64;
+    for (part, text) in parts {
+        let Some(text) = text else { continue };
+        let escape = if *part == "body" { Escape::Html } else { Escape::None };
+        bytes += match &text.template {
+            // The HTML escape is the larger of the two renderings: count that for the body.
+            Some(template) => template.render(&lookup, escape).map_or(0, |s| s.len() as u64),
+            None => text.text.len() as u64,
+        };
+    }
+    if bytes > limit {
+        r.problem(
+            &root.key("recipients").index(i),
+            ProblemKind::TooLarge,
+            format!(
+                "rendered with its personalization, recipient block {i}'s subject, body and alternative \
+                 are {bytes} bytes; at most {limit} are allowed"
             ),
         );
     }
@@ -156,6 +190,21 @@ mod tests {
         assert_eq!(subject.len(), 2, "{found:?}");
         assert!(subject[0].contains("block 1") && subject[0].contains("line break"), "{}", subject[0]);
         assert!(subject[1].contains("block 2") && subject[1].contains("501 characters"), "{}", subject[1]);
+    }
+
+    #[test]
+    fn a_block_rendered_beyond_the_limit_is_named() {
+        let value = "x".repeat(600_000);
+        let blocks = format!(
+            r#"[{{"mail": {{"to": [{{"email": "a@r.example"}}]}},
+                 "features": {{"templating": {{"personalization": {{"v": "small"}}}}}}}},
+                {{"mail": {{"to": [{{"email": "b@r.example"}}]}},
+                 "features": {{"templating": {{"personalization": {{"v": "{value}"}}}}}}}}]"#
+        );
+        let found = problems(r#"{"content": "Hi"}"#, r#"{"template": "${v} and again ${v}"}"#, &blocks);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].0, "/recipients/1");
+        assert!(found[0].1.contains("1200013 bytes") && found[0].1.contains("1000000"), "{}", found[0].1);
     }
 
     #[test]
