@@ -106,3 +106,17 @@ pub fn require_tool(program: &str) {
         .is_ok_and(|o| o.status.success());
     assert!(found, "{program} is not installed; run `cargo xtask setup` (the README's test command does)");
 }
+
+/// `len` incompressible bytes, the same for the same `seed` (ChaCha20).
+pub fn random_bytes(seed: u64, len: usize) -> Vec<u8> {
+    use rand::{RngCore as _, SeedableRng as _};
+    let mut v = vec![0u8; len];
+    rand_chacha::ChaCha20Rng::seed_from_u64(seed).fill_bytes(&mut v);
+    v
+}
+
+/// `len` bytes of compressible, non-ASCII invoice text.
+pub fn invoice_text(len: usize) -> Vec<u8> {
+    let line = "Rechnung 2026-11 · Position 0042 · Betrag 1.234,56 EUR · Zahlbar bis 15.12.2026\n";
+    line.bytes().cycle().take(len).collect()
+}

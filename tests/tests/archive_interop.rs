@@ -6,9 +6,8 @@
 use std::path::Path;
 use std::process::Command;
 
-use rand::{RngCore, SeedableRng};
-use rand_chacha::ChaCha20Rng;
 use sealmail::library::{Compression, File, Timestamp};
+use sealmail_tests::{invoice_text as text, random_bytes as random};
 use sealmail_tests::{library, require_tool};
 
 const MODIFIED: Timestamp = Timestamp { year: 2026, month: 11, day: 29, hour: 10, minute: 30, second: 0 };
@@ -19,17 +18,6 @@ struct Input {
     entry: &'static str,
     content: Vec<u8>,
     compression: Compression,
-}
-
-fn random(seed: u64, len: usize) -> Vec<u8> {
-    let mut v = vec![0u8; len];
-    ChaCha20Rng::seed_from_u64(seed).fill_bytes(&mut v);
-    v
-}
-
-fn text(len: usize) -> Vec<u8> {
-    let line = "Rechnung 2026-11 · Position 0042 · Betrag 1.234,56 EUR · Zahlbar bis 15.12.2026\n";
-    line.bytes().cycle().take(len).collect()
 }
 
 fn inputs() -> Vec<Input> {

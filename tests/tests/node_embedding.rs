@@ -19,10 +19,9 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use rand::{RngCore, SeedableRng};
-use rand_chacha::ChaCha20Rng;
 use sealmail_tests::harness::{pyzipper_extract, pyzipper_try_extract, server};
 use sealmail_tests::{corpus, library, repo_root, require_tool, samples_dir};
+use sealmail_tests::{invoice_text as text, random_bytes as random};
 use serde_json::{Value, json};
 
 fn web() -> PathBuf {
@@ -182,17 +181,6 @@ async fn node_validates_every_sample_and_corpus_case_exactly_like_the_wasmtime_h
 
 // ---------------------------------------------------------------------------------------
 // Archives.
-
-fn random(seed: u64, len: usize) -> Vec<u8> {
-    let mut v = vec![0u8; len];
-    ChaCha20Rng::seed_from_u64(seed).fill_bytes(&mut v);
-    v
-}
-
-fn text(len: usize) -> Vec<u8> {
-    let line = "Rechnung 2026-11 · Position 0042 · Betrag 1.234,56 EUR · Zahlbar bis 15.12.2026\n";
-    line.bytes().cycle().take(len).collect()
-}
 
 /// One file to seal: its name (also its entry name: these need no sanitizing), content,
 /// and the compression the component should pick.
