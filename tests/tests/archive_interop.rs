@@ -7,6 +7,7 @@ use std::path::Path;
 use std::process::Command;
 
 use sealmail::library::{Compression, File, Timestamp};
+use sealmail_tests::harness::sevenzip_extract;
 use sealmail_tests::{invoice_text as text, random_bytes as random};
 use sealmail_tests::{library, require_tool};
 
@@ -90,17 +91,6 @@ fn assert_extracted(dir: &Path, inputs: &[Input], tool: &str) {
     assert_eq!(count, inputs.len(), "{tool}: unexpected extra files");
 }
 
-fn sevenzip(archive: &Path, password: &str, out: &Path) -> std::process::Output {
-    Command::new("7z")
-        .arg("x")
-        .arg(format!("-p{password}"))
-        .arg(format!("-o{}", out.display()))
-        .arg("-y")
-        .arg(archive)
-        .output()
-        .expect("7z runs")
-}
-
 fn bsdtar(archive: &Path, password: &str, out: &Path) -> std::process::Output {
     Command::new("bsdtar")
         .env("LC_ALL", "C.UTF-8")
@@ -141,7 +131,7 @@ async fn third_party_tools_extract_component_archives_byte_identically() {
     std::fs::write(&zip, &archive).unwrap();
 
     type Extract = fn(&Path, &str, &Path) -> std::process::Output;
-    for (tool, extract) in [("7z", sevenzip as Extract), ("bsdtar", bsdtar), ("pyzipper", pyzipper)] {
+    for (tool, extract) in [("7z", sevenzip_extract as Extract), ("bsdtar", bsdtar), ("pyzipper", pyzipper)] {
         let out = dir.path().join(format!("out-{tool}"));
         std::fs::create_dir(&out).unwrap();
         let o = extract(&zip, &password, &out);
@@ -182,7 +172,7 @@ async fn one_shot_seal_matches_the_streaming_layout() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("b.zip"), &sealed.bytes).unwrap();
     let out = dir.path().join("out");
-    let o = sevenzip(&dir.path().join("b.zip"), "Pw-23456789", &out);
+    let o = sevenzip_extract(&dir.path().join("b.zip"), "Pw-23456789", &out);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
     assert_eq!(std::fs::read(out.join("A (2).TXT")).unwrap(), b"second");
 }

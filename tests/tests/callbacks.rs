@@ -283,6 +283,15 @@ fn basic(user: &str, password: &str) -> String {
 }
 
 // ---------------------------------------------------------------------------------------
+/// An SMTP server that refuses [`TO_BOUNCED`] for good (550) and accepts everyone else.
+async fn smtp_refusing_bounced() -> SmtpServer {
+    SmtpServer::start(SmtpServerConfig {
+        rcpt_rules: vec![RcptRule::permanent(TO_BOUNCED, "550 5.1.1 User unknown")],
+        ..SmtpServerConfig::default()
+    })
+    .await
+}
+
 // Tests.
 
 /// A secure job with one delivered and one 550-rejected recipient: exactly the expected
@@ -290,11 +299,7 @@ fn basic(user: &str, password: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn secure_job_sends_every_event_in_order_in_the_documented_shape() {
     let clamd = Clamd::start(Signatures::Eicar);
-    let smtp = SmtpServer::start(SmtpServerConfig {
-        rcpt_rules: vec![RcptRule::permanent(TO_BOUNCED, "550 5.1.1 User unknown")],
-        ..SmtpServerConfig::default()
-    })
-    .await;
+    let smtp = smtp_refusing_bounced().await;
     let receiver = Receiver::start().await;
     let server = Sealmail::start(&format!("{}{}", relay_and_scanner(&smtp, &clamd), callbacks(""))).await;
     let id = server.submit(&secure_job(b"Kontoauszug 4711", endpoint(&receiver.url("/hooks/acme")))).await;
@@ -714,11 +719,7 @@ fn password_of(mail: &[u8]) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_callback_contains_a_password() {
     let clamd = Clamd::start(Signatures::Eicar);
-    let smtp = SmtpServer::start(SmtpServerConfig {
-        rcpt_rules: vec![RcptRule::permanent(TO_BOUNCED, "550 5.1.1 User unknown")],
-        ..SmtpServerConfig::default()
-    })
-    .await;
+    let smtp = smtp_refusing_bounced().await;
     let receiver = Receiver::start().await;
     receiver.set_script(vec![Reply::Status(500)]);
     let server = Sealmail::start_with_account(

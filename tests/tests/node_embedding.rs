@@ -19,7 +19,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use sealmail_tests::harness::{pyzipper_extract, pyzipper_try_extract, server};
+use sealmail_tests::harness::{pyzipper_extract, pyzipper_try_extract, server, sevenzip_extract};
 use sealmail_tests::{corpus, library, repo_root, require_tool, samples_dir};
 use sealmail_tests::{invoice_text as text, random_bytes as random};
 use serde_json::{Value, json};
@@ -249,18 +249,6 @@ fn archive_jobs() -> Vec<ArchiveJob> {
     ]
 }
 
-fn sevenzip(archive: &Path, password: &str, out: &Path) -> Output {
-    Command::new("7z")
-        .env("LC_ALL", "C.UTF-8") // p7zip converts entry names through the locale
-        .arg("x")
-        .arg(format!("-p{password}"))
-        .arg(format!("-o{}", out.display()))
-        .arg("-y")
-        .arg(archive)
-        .output()
-        .expect("7z runs")
-}
-
 /// The password alphabet of `wit/password.wit`: letters and digits without `0 1 O o l I`.
 fn check_password(password: &str, length: usize) {
     assert_eq!(password.chars().count(), length, "{password:?}");
@@ -336,7 +324,7 @@ fn node_archives_open_with_pyzipper_and_7z_byte_identically() {
 
         // 7-Zip: the same files, nothing else.
         let seven = dir.path().join(format!("7z-{id}"));
-        let o = sevenzip(&archive, password, &seven);
+        let o = sevenzip_extract(&archive, password, &seven);
         assert!(o.status.success(), "{id}: 7z failed: {}", describe(&o));
         for input in &expected {
             let got = std::fs::read(seven.join(input.name))
@@ -350,7 +338,7 @@ fn node_archives_open_with_pyzipper_and_7z_byte_identically() {
             );
         }
         assert_eq!(std::fs::read_dir(&seven).unwrap().count(), expected.len(), "{id}: 7z extracted extra files");
-        let o = sevenzip(&archive, "Wrong-Passw0rd", &dir.path().join(format!("7z-wrong-{id}")));
+        let o = sevenzip_extract(&archive, "Wrong-Passw0rd", &dir.path().join(format!("7z-wrong-{id}")));
         assert!(!o.status.success(), "{id}: 7z accepted a wrong password");
     }
     passwords.sort();

@@ -52,6 +52,21 @@ pub fn pyzipper_extract(zip_bytes: &[u8], password: &str) -> Vec<(String, Vec<u8
     pyzipper_try_extract(zip_bytes, password).unwrap_or_else(|e| panic!("pyzipper could not extract: {e}"))
 }
 
+/// Runs 7-Zip's `7z x -pPASSWORD -oOUT -y ARCHIVE` (the exit status says whether it could).
+/// p7zip converts entry names through the locale, so it runs in `C.UTF-8`.
+pub fn sevenzip_extract(archive: &std::path::Path, password: &str, out: &std::path::Path) -> std::process::Output {
+    crate::require_tool("7z");
+    Command::new("7z")
+        .env("LC_ALL", "C.UTF-8")
+        .arg("x")
+        .arg(format!("-p{password}"))
+        .arg(format!("-o{}", out.display()))
+        .arg("-y")
+        .arg(archive)
+        .output()
+        .expect("7z runs")
+}
+
 /// Like [`pyzipper_extract`], but pyzipper's failure (e.g. a wrong password) is an `Err` with
 /// its message.
 pub fn pyzipper_try_extract(zip_bytes: &[u8], password: &str) -> Result<Vec<(String, Vec<u8>)>, String> {
