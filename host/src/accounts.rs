@@ -162,6 +162,30 @@ pub fn valid_name(name: &str) -> bool {
         && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'@'))
 }
 
+/// Each account's limit of recipients per hour (DESIGN §2, [`crate::store::rate`]): its own
+/// `recipients_per_hour`, else `[limits] recipients_per_hour`; 0 means none.
+#[derive(Debug, Clone, Default)]
+pub struct RateLimits {
+    default: u64,
+    accounts: HashMap<String, u64>,
+}
+
+impl RateLimits {
+    /// The limits of a configuration.
+    pub fn from_config(config: &crate::config::Config) -> Self {
+        Self {
+            default: config.limits.recipients_per_hour,
+            accounts: config.accounts.iter().filter_map(|a| Some((a.name.clone(), a.recipients_per_hour?))).collect(),
+        }
+    }
+
+    /// The limit of `account`, if it has one.
+    pub fn of(&self, account: &str) -> Option<u64> {
+        let n = self.accounts.get(account).copied().unwrap_or(self.default);
+        (n > 0).then_some(n)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -182,6 +206,7 @@ mod tests {
             customer_no: None,
             webhook_secrets: secrets.iter().map(|s| (*s).to_owned()).collect(),
             callback,
+            recipients_per_hour: None,
         }
     }
 

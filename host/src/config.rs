@@ -49,11 +49,17 @@ pub struct Config {
     /// Directory for the SQLite database, the generated keys and the default outbox.
     #[serde(default = "default_data_dir")]
     pub data_dir: PathBuf,
-    /// `sqlite://PATH` (default: `sqlite://<data_dir>/sealmail.db`).
+    /// `sqlite://PATH` (default: `sqlite://<data_dir>/sealmail.db`; one process), or
+    /// `postgres://USER:PASSWORD@HOST:PORT/DATABASE` (several processes share it; no TLS).
     pub database_url: Option<String>,
     /// The key that encrypts attachments and held passwords at rest: 32 bytes, base64.
-    /// Default: generated on first start into `<data_dir>/storage.key` (mode 0600).
+    /// Default with SQLite: generated on first start into `<data_dir>/storage.key` (mode
+    /// 0600). Required with PostgreSQL: every node must have the same one.
     pub storage_key: Option<String>,
+    /// How log lines on stderr look: `"text"` (default, for people) or `"json"` (one object
+    /// per line, for log collectors). The filter is `SEALMAIL_LOG` (e.g. `debug`).
+    #[serde(default)]
+    pub log_format: LogFormat,
     /// The domain of generated `Message-ID`s (RFC 5322 §3.6.4); use one you control.
     #[serde(default = "default_message_id_domain")]
     pub message_id_domain: String,
@@ -74,9 +80,30 @@ pub struct Config {
     /// Sandbox limits of the component.
     #[serde(default)]
     pub sandbox: SandboxConfig,
+    /// How long bounced addresses stay on their account's suppression list.
+    #[serde(default)]
+    pub suppression: crate::store::SuppressionPolicy,
     /// Accounts defined in the file (more can be added with `sealmail account add`).
     #[serde(default)]
     pub accounts: Vec<AccountConfig>,
+    /// DKIM keys (RFC 6376): mail whose `From:` domain has one is signed.
+    #[serde(default)]
+    pub dkim: Vec<crate::dkim::DkimConfig>,
+    /// Bounces after delivery: VERP envelope senders and the DSN listener.
+    #[serde(default)]
+    pub bounces: crate::bounces::BouncesConfig,
+}
+
+/// The log line format.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line: `timestamp`, `level`, `fields.message`, the event's
+    /// fields, and `span` with the job's `job_id` (and `message_id`) while it is processed.
+    Json,
 }
 
 /// Queue, workers, retries.
@@ -216,6 +243,9 @@ pub struct LimitsConfig {
     /// With templating: largest subject + body + alternative of one block after rendering,
     /// bytes (Retarus: 1 MB).
     pub max_rendered_bytes: u64,
+    /// Recipients an account may submit per hour, counted in 5-minute windows (Retarus'
+    /// default: 5,000); an account's own `recipients_per_hour` overrides it. 0: no limit.
+    pub recipients_per_hour: u64,
 }
 
 impl Default for LimitsConfig {
@@ -225,6 +255,7 @@ impl Default for LimitsConfig {
             max_message_bytes: 20_000_000,
             max_addresses: 1000,
             max_rendered_bytes: 1_000_000,
+            recipients_per_hour: 5_000,
         }
     }
 }
@@ -261,6 +292,9 @@ pub struct AccountConfig {
     pub webhook_secrets: Vec<String>,
     /// Where this account's callbacks go when a request names no `notification.endPoint`.
     pub callback: Option<EndpointConfig>,
+    /// This account's limit of recipients per hour (default: `[limits] recipients_per_hour`;
+    /// 0: no limit).
+    pub recipients_per_hour: Option<u64>,
 }
 
 /// A callback endpoint in the configuration (an account's default).
@@ -317,14 +351,22 @@ impl Config {
         })
     }
 
-    /// The database file of an `sqlite://` URL (or the default in the data directory).
-    pub fn sqlite_path(&self) -> Result<PathBuf, ConfigError> {
-        match &self.database_url {
-            None => Ok(self.data_dir.join("sealmail.db")),
-            Some(url) => url.strip_prefix("sqlite://").map(PathBuf::from).ok_or_else(|| ConfigError::Invalid {
+    /// The store `database_url` names: `sqlite://PATH` (default: `<data_dir>/sealmail.db`)
+    /// or `postgres://…`/`postgresql://…`.
+    pub fn database(&self) -> Result<Database, ConfigError> {
+        let Some(url) = &self.database_url else { return Ok(Database::Sqlite(self.data_dir.join("sealmail.db"))) };
+        if let Some(path) = url.strip_prefix("sqlite://") {
+            Ok(Database::Sqlite(PathBuf::from(path)))
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Database::Postgres(url.clone()))
+        } else {
+            Err(ConfigError::Invalid {
                 path: None,
-                message: format!("database_url {url:?}: only sqlite://PATH is supported by this version"),
-            }),
+                message: format!(
+                    "database_url {:?}: use sqlite://PATH or postgres://USER:PASSWORD@HOST:PORT/DATABASE",
+                    redact_password(url)
+                ),
+            })
         }
     }
 
@@ -332,6 +374,50 @@ impl Config {
     pub fn transport(&self) -> TransportConfig {
         self.transport.clone().unwrap_or_else(|| TransportConfig::Outbox { dir: self.data_dir.join("outbox") })
     }
+}
+
+/// Where the store lives (`database_url`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Database {
+    /// The embedded SQLite file: one process per file.
+    Sqlite(PathBuf),
+    /// A PostgreSQL database that several processes share (the URL as configured).
+    Postgres(String),
+}
+
+impl Database {
+    /// The file, or the URL without its password: for the banner and error messages.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Sqlite(path) => path.display().to_string(),
+            Self::Postgres(url) => redact_password(url),
+        }
+    }
+}
+
+/// `url` with the password of its user info and of a `password=` parameter replaced by
+/// `***` (PostgreSQL URLs may carry either, libpq's connection URI format).
+pub fn redact_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
+    let (authority, tail) = rest.split_at(rest.find(['/', '?']).unwrap_or(rest.len()));
+    let authority = match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{user}:***@{host}"),
+            None => authority.to_owned(),
+        },
+        None => authority.to_owned(),
+    };
+    let tail = match tail.split_once('?') {
+        Some((path, query)) => {
+            let params: Vec<String> = query
+                .split('&')
+                .map(|p| if p.starts_with("password=") { "password=***".to_owned() } else { p.to_owned() })
+                .collect();
+            format!("{path}?{}", params.join("&"))
+        }
+        None => tail.to_owned(),
+    };
+    format!("{scheme}://{authority}{tail}")
 }
 
 fn parse_value(text: &str) -> toml::Value {
@@ -373,9 +459,21 @@ mod tests {
     fn defaults_need_no_file() {
         let c = Config::load(None, env(&[])).unwrap();
         assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
-        assert_eq!(c.sqlite_path().unwrap(), PathBuf::from("sealmail-data/sealmail.db"));
+        assert_eq!(c.database().unwrap(), Database::Sqlite(PathBuf::from("sealmail-data/sealmail.db")));
         assert!(matches!(c.transport(), TransportConfig::Outbox { .. }));
         assert_eq!(c.queue.max_queue_lifetime_secs, 432_000);
+    }
+
+    #[test]
+    fn database_urls_select_the_store_and_hide_their_password() {
+        let with = |url: &str| Config::load(None, env(&[("SEALMAIL_DATABASE_URL", url)])).unwrap().database();
+        assert_eq!(with("sqlite:///var/lib/x.db").unwrap(), Database::Sqlite(PathBuf::from("/var/lib/x.db")));
+        let pg = with("postgresql://mail:s3cret@db.internal:5433/sealmail?sslmode=disable").unwrap();
+        assert_eq!(pg.describe(), "postgresql://mail:***@db.internal:5433/sealmail?sslmode=disable");
+        let pg = with("postgres://db.internal/sealmail?user=mail&password=s3cret").unwrap();
+        assert_eq!(pg.describe(), "postgres://db.internal/sealmail?user=mail&password=***");
+        let e = with("mysql://root:s3cret@db/x").unwrap_err().to_string();
+        assert!(e.contains("sqlite://PATH or postgres://") && !e.contains("s3cret"), "{e}");
     }
 
     #[test]

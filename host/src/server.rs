@@ -3,7 +3,6 @@
 //! is, and runs until SIGTERM or Ctrl-C, then drains: stops accepting, lets every worker
 //! finish the step in hand, and exits.
 
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
@@ -15,13 +14,14 @@ use crate::accounts::{self, Accounts};
 use crate::antivirus::{ScannerAddress, Scanners};
 use crate::callbacks::dispatcher::Dispatcher;
 use crate::callbacks::http::Poster;
-use crate::config::Config;
+use crate::config::{Config, Database, redact_password};
 use crate::library::{Library, Limits};
 use crate::runtime::{Runtime, RuntimeConfig};
 use crate::service::bindings::workflow::Policy;
 use crate::service::{ServiceRuntime, Services};
 use crate::store::Store;
 use crate::store::at_rest::AtRestKey;
+use crate::store::postgres::PostgresStore;
 use crate::store::sqlite::SqliteStore;
 use crate::transport::Transport;
 use crate::worker::Pool;
@@ -29,26 +29,51 @@ use crate::worker::Pool;
 /// How long a drain waits for workers to finish their step.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// The store of a configuration, with its storage key (created in local mode).
-pub fn open_store(config: &Config) -> anyhow::Result<(Arc<SqliteStore>, AtRestKey)> {
-    std::fs::create_dir_all(&config.data_dir)
-        .with_context(|| format!("cannot create the data directory {}", config.data_dir.display()))?;
-    let (key, created) = AtRestKey::load(config.storage_key.as_deref(), &config.data_dir.join("storage.key"))?;
-    if created {
-        eprintln!(
-            "generated a storage key in {} — back it up: without it, queued jobs cannot be read",
-            config.data_dir.join("storage.key").display()
-        );
+/// The store of a configuration, with its storage key: SQLite (the key generated into the
+/// data directory when none is configured) or PostgreSQL (the key must be configured: all
+/// nodes need the same one). Either bounds callback posts to `max_events_per_post`.
+pub async fn open_store(config: &Config) -> anyhow::Result<(Arc<dyn Store>, AtRestKey)> {
+    let events_per_post = config.callbacks.max_events_per_post;
+    match config.database()? {
+        Database::Sqlite(path) => {
+            std::fs::create_dir_all(&config.data_dir)
+                .with_context(|| format!("cannot create the data directory {}", config.data_dir.display()))?;
+            let key_file = config.data_dir.join("storage.key");
+            let (key, created) = AtRestKey::load(config.storage_key.as_deref(), &key_file)?;
+            if created {
+                eprintln!(
+                    "generated a storage key in {} — back it up: without it, queued jobs cannot be read",
+                    key_file.display()
+                );
+            }
+            let store =
+                SqliteStore::open(&path, key.clone()).with_context(|| format!("cannot open {}", path.display()))?;
+            store.set_max_events_per_post(events_per_post);
+            Ok((Arc::new(store), key))
+        }
+        Database::Postgres(url) => {
+            // A generated key file would differ per node, and no node could read the jobs
+            // another one stored.
+            let configured = config.storage_key.as_deref().ok_or_else(|| {
+                anyhow::anyhow!(
+                    "database_url is a PostgreSQL database: set storage_key in the configuration (32 random \
+                     bytes, base64: `head -c 32 /dev/urandom | base64`), the same on every node"
+                )
+            })?;
+            let (key, _) = AtRestKey::load(Some(configured), &config.data_dir.join("storage.key"))?;
+            let store = PostgresStore::open(&url, key.clone(), events_per_post)
+                .await
+                .with_context(|| format!("cannot open the PostgreSQL database {}", redact_password(&url)))?;
+            Ok((Arc::new(store), key))
+        }
     }
-    let path = config.sqlite_path()?;
-    let store = SqliteStore::open(&path, key.clone()).with_context(|| format!("cannot open {}", path.display()))?;
-    Ok((Arc::new(store), key))
 }
 
-/// Runs the server until a shutdown signal.
-pub async fn serve(config: Config) -> anyhow::Result<()> {
-    let (store, key) = open_store(&config)?;
-    // One process per SQLite store: a second one would share leases it cannot see.
+/// Takes the data directory's lock: one process per SQLite store, since a second one would
+/// share leases it cannot see.
+fn lock_data_dir(config: &Config) -> anyhow::Result<std::fs::File> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("cannot create the data directory {}", config.data_dir.display()))?;
     let lock_path = config.data_dir.join("sealmail.lock");
     let lock = std::fs::File::create(&lock_path).with_context(|| format!("cannot create {}", lock_path.display()))?;
     lock.try_lock().map_err(|_| {
@@ -58,11 +83,26 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             lock_path.display()
         )
     })?;
-    store.release_leases().await?;
-    store.set_max_events_per_post(config.callbacks.max_events_per_post);
+    Ok(lock)
+}
+
+/// Runs the server until a shutdown signal.
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    // A PostgreSQL database is shared by design: no lock, and the leases of other nodes stay
+    // (a dead node's leases expire; `release_leases` is a no-op there).
+    let lock = match config.database()? {
+        Database::Sqlite(_) => Some(lock_data_dir(&config)?),
+        Database::Postgres(_) => None,
+    };
+    let (store, key) = open_store(&config).await?;
+    if lock.is_some() {
+        store.release_leases().await?;
+    }
     let store_dyn: Arc<dyn Store> = store.clone();
 
     let transport = Transport::from_config(&config.transport())?;
+    let dkim = crate::dkim::DkimSigners::from_config(&config.dkim)?;
+    let verp = config.bounces.verp()?;
     let scanners = scanners(&config)?;
     let runtime_config = RuntimeConfig {
         max_memory_bytes: config.sandbox.max_memory_mib.saturating_mul(1 << 20),
@@ -93,6 +133,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             .context("cannot create the callback HTTP client")?;
     let unfinished = Arc::new(AtomicU64::new(store.unfinished_jobs().await?));
     let wake = Arc::new(Notify::new());
+    let metrics = Arc::new(crate::metrics::Metrics::new());
     let events = Arc::new(Notify::new());
     let limits = Limits {
         max_request_bytes: config.limits.max_request_bytes,
@@ -105,13 +146,23 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let address = listener.local_addr()?;
-    banner(&config, address, &transport, scanners.as_ref(), &accounts)?;
+    let dsn_listener = match config.bounces.listen {
+        Some(at) => {
+            Some(tokio::net::TcpListener::bind(at).await.with_context(|| format!("cannot listen for DSNs on {at}"))?)
+        }
+        None => None,
+    };
+    let dsn_address = dsn_listener.as_ref().map(tokio::net::TcpListener::local_addr).transpose()?;
+    banner(&config, address, &transport, &dkim, scanners.as_ref(), &accounts)?;
+    bounces_banner(verp.as_ref(), dsn_address)?;
 
     let services = Arc::new(Services {
         store: store_dyn.clone(),
         transport,
+        dkim,
         scanners: scanners.clone(),
         allow_insecure_no_antivirus: config.antivirus.allow_insecure_no_antivirus,
+        verp: verp.clone(),
     });
     let pool = Arc::new(Pool {
         runtime: service,
@@ -132,9 +183,22 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         wake: wake.clone(),
         events: events.clone(),
         unfinished: unfinished.clone(),
+        suppression: config.suppression.clone(),
+        metrics: metrics.clone(),
     });
     let (stop, stopped) = watch::channel(false);
     let workers = pool.spawn(config.queue.workers, stopped.clone())?;
+    if let (Some(dsn_listener), Some(verp)) = (dsn_listener, verp) {
+        let receiver = crate::bounces::listener::BounceListener::new(
+            verp,
+            store_dyn.clone(),
+            config.suppression.clone(),
+            events.clone(),
+            config.bounces.max_message_bytes,
+        );
+        // Stops accepting at the drain; a session in progress finishes on its own.
+        Arc::new(receiver).spawn(dsn_listener, stopped.clone());
+    }
     let dispatcher = Arc::new(Dispatcher {
         store: store_dyn.clone(),
         poster,
@@ -143,6 +207,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         lease: config.queue.lease(),
         poll: Duration::from_millis(config.queue.poll_ms.max(10)),
         wake: events,
+        metrics: metrics.clone(),
     });
     let dispatchers = dispatcher.spawn(config.callbacks.dispatchers, stopped);
 
@@ -157,6 +222,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         scanners,
         allow_insecure_no_antivirus: config.antivirus.allow_insecure_no_antivirus,
         callback_policy,
+        rate_limits: crate::accounts::RateLimits::from_config(&config),
+        metrics,
         default_callbacks: account_callbacks
             .into_iter()
             .filter_map(|(name, s)| Some((name, s.default_endpoint?)))
@@ -200,14 +267,18 @@ fn banner(
     config: &Config,
     address: std::net::SocketAddr,
     transport: &Transport,
+    dkim: &crate::dkim::DkimSigners,
     scanners: Option<&Scanners>,
     accounts: &Accounts,
 ) -> anyhow::Result<()> {
     use std::io::Write;
     let mut out = std::io::stdout().lock();
     writeln!(out, "sealmail {} listening on http://{address}", env!("CARGO_PKG_VERSION"))?;
-    writeln!(out, "  database:  {}", display(&config.sqlite_path()?))?;
+    writeln!(out, "  database:  {}", config.database()?.describe())?;
     writeln!(out, "  mail goes: {}", transport.describe())?;
+    if let Some(dkim) = dkim.describe() {
+        writeln!(out, "  dkim:      {dkim}")?;
+    }
     match scanners {
         Some(s) => writeln!(out, "  antivirus: {}", s.describe())?,
         None if config.antivirus.allow_insecure_no_antivirus => writeln!(
@@ -241,8 +312,23 @@ fn banner(
     Ok(())
 }
 
-fn display(p: &Path) -> String {
-    p.display().to_string()
+/// The banner's line about bounces after delivery (`[bounces]`).
+fn bounces_banner(verp: Option<&crate::bounces::Verp>, listener: Option<std::net::SocketAddr>) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match (verp, listener) {
+        (None, _) => writeln!(out, "  bounces:   no VERP (set [bounces] verp_domain to track bounces after delivery)")?,
+        (Some(verp), Some(at)) => {
+            writeln!(out, "  bounces:   VERP bounce+<token>@{}, DSNs received on smtp://{at}", verp.domain())?
+        }
+        (Some(verp), None) => writeln!(
+            out,
+            "  bounces:   VERP bounce+<token>@{}, DSNs through `sealmail bounce` (no listener)",
+            verp.domain()
+        )?,
+    }
+    out.flush()?;
+    Ok(())
 }
 
 async fn shutdown_signal() {

@@ -12,7 +12,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::sync::{Notify, watch};
+use tracing::Instrument as _;
 
+use crate::metrics::Call;
 use crate::runtime::CallError;
 use crate::service::bindings::exports::sealmail::mail::validation::Limits;
 use crate::service::bindings::workflow::{
@@ -20,7 +22,11 @@ use crate::service::bindings::workflow::{
 };
 use crate::service::clock::now_ms;
 use crate::service::{ServiceRuntime, Services};
-use crate::store::{ClaimedJob, ClaimedMessage, DeliveryDecision, Effects, StartDecision, Store, Work};
+use crate::store::suppression::Reason;
+use crate::store::{
+    ClaimedJob, ClaimedMessage, DeliveryDecision, DeliveryStatus, Effects, MessageKind, StartDecision, Store,
+    Suppression, SuppressionPolicy, Work,
+};
 
 /// A busy sandbox (every instance slot taken) is retried this soon.
 const BUSY_RETRY_MS: u64 = 1_000;
@@ -47,6 +53,10 @@ pub struct Pool {
     pub events: Arc<Notify>,
     /// Jobs accepted and not finished (the back-pressure gauge).
     pub unfinished: Arc<AtomicU64>,
+    /// How long bounces list their addresses.
+    pub suppression: SuppressionPolicy,
+    /// The node's metrics.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// How much lower the workers' CPU priority is than the API's (Linux `nice` steps).
@@ -95,11 +105,14 @@ impl Pool {
             let now = now_ms();
             match self.store().claim(&owner, now, self.lease.as_millis() as u64).await {
                 Ok(Some(Work::Start(job))) => {
-                    self.start(job).await;
+                    // Every log line of the job's processing carries its id (issue 7).
+                    let span = tracing::info_span!("job", job_id = %job.id);
+                    self.start(job).instrument(span).await;
                     continue;
                 }
                 Ok(Some(Work::Deliver(message))) => {
-                    self.deliver(message).await;
+                    let span = tracing::info_span!("job", job_id = %message.job_id, message_id = %message.id);
+                    self.deliver(message).instrument(span).await;
                     continue;
                 }
                 Ok(None) => {}
@@ -115,14 +128,27 @@ impl Pool {
     }
 
     async fn start(&self, job: ClaimedJob) {
+        // Looked up at every start: an address listed or released since submission counts
+        // (the list is read outside the commit; an entry changing meanwhile is the same race
+        // as one changing a moment later).
+        let suppressed = match self.store().job_suppressions(&job.id, now_ms()).await {
+            Ok(entries) => entries.iter().map(Suppression::to_wit).collect(),
+            Err(e) => {
+                tracing::error!(job = %job.id, error = %e, "cannot read the suppression list; the start waits");
+                return;
+            }
+        };
         let context = JobContext {
             job_id: job.id.clone(),
             received_ms: job.received_ms,
             message_id_domain: self.message_id_domain.clone(),
             attempts: job.attempts,
+            suppressed,
         };
+        let started = std::time::Instant::now();
         let called =
             self.runtime.start_job(self.services.clone(), context, job.request, self.limits, self.policy.clone()).await;
+        self.metrics.component_call(Call::start_job, started.elapsed());
         let now = now_ms();
         let (decision, effects) = match called {
             Ok(called) if called.failure.is_some() => {
@@ -131,7 +157,7 @@ impl Pool {
                 (StartDecision::Retry(now + self.policy_delay(job.attempts)), Effects::default())
             }
             Ok(called) => match called.result {
-                Ok(StartOutcome::Queued) => (StartDecision::Queued, called.effects),
+                Ok(StartOutcome::Queued(dropped)) => (StartDecision::Queued(dropped), called.effects),
                 Ok(StartOutcome::Dropped(updates)) => (StartDecision::Dropped(updates), called.effects),
                 Ok(StartOutcome::Retry((at, why))) => {
                     tracing::warn!(job = %job.id, %why, "job waits: a capability is unavailable");
@@ -154,10 +180,32 @@ impl Pool {
             }
         };
         let queued = !effects.enqueued.is_empty();
+        let dropped: Vec<DeliveryStatus> = match &decision {
+            StartDecision::Queued(updates) | StartDecision::Dropped(updates) => {
+                updates.iter().map(|u| u.status).collect()
+            }
+            _ => Vec::new(),
+        };
+        let what = match &decision {
+            StartDecision::Queued(_) => "queued",
+            StartDecision::Dropped(_) => "dropped",
+            StartDecision::Retry(_) => "waits",
+            StartDecision::Failed(_) => "failed",
+        };
         match self.store().commit_start(&job.id, now, decision, effects).await {
             Ok(finished) => {
+                tracing::info!(queued, dropped = dropped.len(), "start-job committed: {what}");
+                for status in dropped {
+                    self.metrics.delivery(MessageKind::Original, status);
+                }
                 if finished {
-                    self.unfinished.fetch_sub(1, Ordering::Relaxed);
+                    self.metrics.job_finished();
+                    tracing::info!("job finished");
+                    // Saturating: on a shared database this node also finishes jobs that other
+                    // nodes accepted, so its count could otherwise wrap below zero.
+                    let _ = self
+                        .unfinished
+                        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| Some(n.saturating_sub(1)));
                 }
                 if queued {
                     self.wake.notify_one();
@@ -189,7 +237,9 @@ impl Pool {
                 })
                 .collect(),
         };
+        let started = std::time::Instant::now();
         let called = self.runtime.deliver(self.services.clone(), state, self.policy.clone()).await;
+        self.metrics.component_call(Call::deliver, started.elapsed());
         let now = now_ms();
         let retry = |why: String| {
             tracing::warn!(message = %message.id, %why, "delivery attempt failed; retrying");
@@ -203,15 +253,36 @@ impl Pool {
                 Ok(outcome) => {
                     let queued = !called.effects.enqueued.is_empty();
                     let emitted = !called.effects.events.is_empty();
+                    let suppress = self.bounces(&message, &outcome.updates, now);
+                    let statuses: Vec<DeliveryStatus> = outcome.updates.iter().map(|u| u.status).collect();
+                    let suppress_count = suppress.len();
                     let decision = DeliveryDecision {
                         updates: outcome.updates,
                         retry_at: outcome.retry_at,
                         erase_held_secret: outcome.erase_held_secret,
+                        suppress,
                     };
                     let result = self.store().commit_delivery(&message.id, now, decision, called.effects).await;
                     if let Ok(finished) = result {
+                        let count = |s: DeliveryStatus| statuses.iter().filter(|&&x| x == s).count();
+                        tracing::info!(
+                            kind = ?message.kind,
+                            delivered = count(DeliveryStatus::Delivered),
+                            deferred = count(DeliveryStatus::Deferred),
+                            bounced = count(DeliveryStatus::Bounced),
+                            expired = count(DeliveryStatus::Expired),
+                            suppressed = suppress_count,
+                            "delivery attempt committed"
+                        );
+                        for status in &statuses {
+                            self.metrics.delivery(message.kind, *status);
+                        }
                         if finished {
-                            self.unfinished.fetch_sub(1, Ordering::Relaxed);
+                            self.metrics.job_finished();
+                            tracing::info!("job finished");
+                            let _ = self
+                                .unfinished
+                                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| Some(n.saturating_sub(1)));
                         }
                         if queued {
                             self.wake.notify_one();
@@ -230,6 +301,32 @@ impl Pool {
         if let Err(e) = committed {
             tracing::error!(message = %message.id, error = %e, "cannot commit the delivery attempt");
         }
+    }
+
+    /// The suppression-list entries an attempt's bounces make (DESIGN §4): a rejected
+    /// original lists its address for the hard-bounce period, an expired one for the
+    /// soft-bounce period. A password mail's bounce lists nothing: its original got through.
+    fn bounces(
+        &self,
+        message: &ClaimedMessage,
+        updates: &[crate::store::RecipientUpdate],
+        now: u64,
+    ) -> Vec<Suppression> {
+        if !self.suppression.enabled || message.kind != MessageKind::Original {
+            return Vec::new();
+        }
+        updates
+            .iter()
+            .filter_map(|u| {
+                let reason = match u.status {
+                    DeliveryStatus::Bounced => Reason::HardBounce,
+                    DeliveryStatus::Expired => Reason::SoftBounce,
+                    _ => return None,
+                };
+                let detail = u.reply.as_deref().unwrap_or("no reply");
+                Some(Suppression::after_bounce(&self.suppression, reason, &u.address, detail, &message.job_id, now))
+            })
+            .collect()
     }
 
     fn policy_delay(&self, attempts: u32) -> u64 {

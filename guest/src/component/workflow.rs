@@ -81,6 +81,15 @@ impl wit::Guest for Component {
             received_ms: job.received_ms,
             message_id_domain: job.message_id_domain,
             attempts: job.attempts,
+            suppressed: job
+                .suppressed
+                .into_iter()
+                .map(|s| wf::SuppressedAddress {
+                    address: s.address,
+                    bounced: matches!(s.reason, wit::SuppressionReason::PreviouslyBounced),
+                    description: s.description,
+                })
+                .collect(),
         };
         let limits = super::limits_from_wit(limits);
         let outcome = wf::start_job(
@@ -93,7 +102,9 @@ impl wit::Guest for Component {
         )
         .map_err(error_to_wit)?;
         Ok(match outcome {
-            wf::StartOutcome::Queued => wit::StartOutcome::Queued,
+            wf::StartOutcome::Queued(updates) => {
+                wit::StartOutcome::Queued(updates.into_iter().map(update_to_wit).collect())
+            }
             wf::StartOutcome::Dropped(updates) => {
                 wit::StartOutcome::Dropped(updates.into_iter().map(update_to_wit).collect())
             }
@@ -215,6 +226,8 @@ fn event_kind_to_wit(k: wf::EventKind) -> notifier::EventKind {
         K::ProcessingFinished => W::ProcessingFinished,
         K::VirusDetected => W::VirusDetected,
         K::ProcessingFailed => W::ProcessingFailed,
+        K::PreviouslyBounced => W::PreviouslyBounced,
+        K::Suppressed => W::Suppressed,
         K::AntivirusSkipped => W::AntivirusSkipped,
         K::Delivered => W::Delivered,
         K::Deferred => W::Deferred,

@@ -155,6 +155,10 @@ pub enum EventKind {
     ProcessingFailed,
     /// ANTIVIRUS_SKIPPED (sealmail extension)
     AntivirusSkipped,
+    /// PRE_PROCESS/FINISHED/DROPPED/PREVIOUSLY_BOUNCED
+    PreviouslyBounced,
+    /// PRE_PROCESS/FINISHED/DROPPED/SUPPRESSED
+    Suppressed,
     /// DELIVERED/OK
     Delivered,
     /// DEFERRED/SOFT_BOUNCE
@@ -195,6 +199,27 @@ pub struct JobContext {
     pub message_id_domain: String,
     /// Earlier start attempts that asked to retry.
     pub attempts: u32,
+    /// Recipients on the account's suppression list.
+    pub suppressed: Vec<SuppressedAddress>,
+}
+
+impl JobContext {
+    /// The suppression entry of `address`, if it has one (addresses compare
+    /// case-insensitively, as the suppression list stores them).
+    pub fn suppression(&self, address: &str) -> Option<&SuppressedAddress> {
+        self.suppressed.iter().find(|s| s.address.eq_ignore_ascii_case(address))
+    }
+}
+
+/// A recipient the job must not send to (`workflow.suppressed-address`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SuppressedAddress {
+    /// The address.
+    pub address: String,
+    /// It bounced before (`PREVIOUSLY_BOUNCED`), or the account listed it (`SUPPRESSED`).
+    pub bounced: bool,
+    /// The event description.
+    pub description: String,
 }
 
 /// Retry schedule and queue lifetime.
@@ -236,8 +261,8 @@ pub struct RecipientUpdate {
 /// How `start_job` ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StartOutcome {
-    /// Messages queued.
-    Queued,
+    /// Messages queued; the final states of recipients dropped before processing.
+    Queued(Vec<RecipientUpdate>),
     /// Nothing will be sent; final states.
     Dropped(Vec<RecipientUpdate>),
     /// Try again at (ms), because (text).

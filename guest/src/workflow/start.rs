@@ -3,6 +3,12 @@
 //! Order matters: attachments are scanned *before* anything is sealed (DESIGN §6 — after
 //! encryption no scanner can look inside), and no event is emitted before the scan has an
 //! answer, so a job that must wait for a scanner leaves nothing behind to repeat.
+//!
+//! Recipients on the account's suppression list (the host passes them in the job context)
+//! are dropped first, in Retarus' `PRE_PROCESS` phase: they get their own final event, no
+//! processing events, and are left out of every envelope. Their addresses stay in the
+//! message's visible headers — the author wrote them there, and the other recipients see
+//! the message as written. A job whose recipients are all suppressed is not even scanned.
 
 use std::borrow::Cow;
 
@@ -31,6 +37,12 @@ pub fn start_job<H: Host, R: RngCore + CryptoRng>(
 ) -> Result<StartOutcome, WorkflowError> {
     let job = validate(request, limits).map_err(WorkflowError::Invalid)?.job;
     let secure = job.secure_document.is_some();
+    let live = |address: &str| ctx.suppression(address).is_none();
+    let mut anyone = false;
+    each_recipient(&job, |_, address| anyone |= live(address));
+    if !anyone {
+        return Ok(StartOutcome::Dropped(drop_suppressed(host, &job, ctx)));
+    }
 
     // Scan first. Antivirus active: every attachment; otherwise only the flagged ones
     // (the validator already refuses secure documents without antivirus, DESIGN §3.5).
@@ -41,20 +53,24 @@ pub fn start_job<H: Host, R: RngCore + CryptoRng>(
             Verdict::Skipped => skipped = true,
             Verdict::Infected(found) => {
                 let why = format!("attachment {:?}: {found}; the job was discarded", attachment.name);
-                return Ok(drop_job(host, &job, EventKind::VirusDetected, &why));
+                return Ok(drop_job(host, &job, ctx, EventKind::VirusDetected, &why));
             }
             Verdict::Unavailable(why) => {
                 let now = host.now();
                 if now.saturating_sub(ctx.received_ms) >= policy.max_queue_lifetime_ms {
                     let why = format!("no virus scan possible within the queue lifetime ({why})");
-                    return Ok(drop_job(host, &job, EventKind::ProcessingFailed, &why));
+                    return Ok(drop_job(host, &job, ctx, EventKind::ProcessingFailed, &why));
                 }
                 return Ok(StartOutcome::Retry(now + policy.delay(ctx.attempts), why));
             }
         }
     }
 
+    let dropped = drop_suppressed(host, &job, ctx);
     each_recipient(&job, |block, address| {
+        if !live(address) {
+            return;
+        }
         host.emit(event(block, address, EventKind::ProcessingStarted, "processing started"));
         if skipped {
             let why = "no virus scanner is configured; sent unscanned (allow_insecure_no_antivirus)";
@@ -64,15 +80,50 @@ pub fn start_job<H: Host, R: RngCore + CryptoRng>(
 
     let now = host.now();
     for (index, block) in job.blocks.iter().enumerate() {
+        if !block.envelope_recipients().iter().any(|address| live(address)) {
+            continue;
+        }
         let personal = personalize(&job, block)?;
         let message = original_message(&personal, index as u32, block, ctx, now, rng)?;
         host.enqueue(message);
     }
     each_recipient(&job, |block, address| {
+        if !live(address) {
+            return;
+        }
         let what = if secure { "message rendered, attachments sealed, queued" } else { "message rendered, queued" };
         host.emit(event(block, address, EventKind::ProcessingFinished, what));
     });
-    Ok(StartOutcome::Queued)
+    Ok(StartOutcome::Queued(dropped))
+}
+
+/// Drops the job's suppressed recipients: PREVIOUSLY_BOUNCED or SUPPRESSED with the list's
+/// description, and for a secure job PASSWORD_MAIL/NOT_TRIGGERED (DESIGN §5: exactly one
+/// password event per recipient). Returns their final states.
+fn drop_suppressed<H: Host>(host: &mut H, job: &Job, ctx: &JobContext) -> Vec<RecipientUpdate> {
+    let secure = job.secure_document.is_some();
+    let mut updates = Vec::new();
+    each_recipient(job, |block, address| {
+        let Some(entry) = ctx.suppression(address) else { return };
+        let kind = if entry.bounced { EventKind::PreviouslyBounced } else { EventKind::Suppressed };
+        host.emit(event(block, address, kind, &entry.description));
+        if secure {
+            host.emit(event(block, address, EventKind::PasswordMailNotTriggered, "the message was not sent"));
+        }
+        updates.push(dropped(block, address, secure));
+    });
+    updates
+}
+
+fn dropped(block: u32, address: &str, secure: bool) -> RecipientUpdate {
+    RecipientUpdate {
+        block,
+        address: address.to_owned(),
+        status: DeliveryStatus::Dropped,
+        password: secure.then_some(PasswordState::NotTriggered),
+        reply: None,
+        detail: None,
+    }
 }
 
 /// The job as `block` sees it: with templating, its subject, body and alternative rendered
@@ -144,13 +195,15 @@ fn original_message<R: RngCore + CryptoRng>(
             (content, Some(secret.to_bytes()))
         }
     };
+    let mut recipients = recipients(block);
+    recipients.retain(|r| ctx.suppression(&r.address).is_none());
     Ok(OutgoingMessage {
         message_id,
         kind: MessageKind::Original,
         block: index,
         parent: None,
         reverse_path: job.sender.address.clone(),
-        recipients: recipients(block),
+        recipients,
         content,
         held_secret,
     })
@@ -173,24 +226,20 @@ pub(super) fn recipients(block: &RecipientBlock) -> Vec<Recipient> {
 
 /// Ends the job without sending anything: `kind` (virus, failure) for every recipient, and
 /// for a secure job PASSWORD_MAIL/NOT_TRIGGERED too (DESIGN §5: every recipient of a secure
-/// message ends with exactly one PASSWORD_MAIL event).
-fn drop_job<H: Host>(host: &mut H, job: &Job, kind: EventKind, why: &str) -> StartOutcome {
+/// message ends with exactly one PASSWORD_MAIL event). Suppressed recipients end as such.
+fn drop_job<H: Host>(host: &mut H, job: &Job, ctx: &JobContext, kind: EventKind, why: &str) -> StartOutcome {
     let secure = job.secure_document.is_some();
-    let mut updates = Vec::new();
+    let mut updates = drop_suppressed(host, job, ctx);
     each_recipient(job, |block, address| {
+        if ctx.suppression(address).is_some() {
+            return;
+        }
         host.emit(event(block, address, EventKind::ProcessingStarted, "processing started"));
         host.emit(event(block, address, kind, why));
         if secure {
             host.emit(event(block, address, EventKind::PasswordMailNotTriggered, "the message was not sent"));
         }
-        updates.push(RecipientUpdate {
-            block,
-            address: address.to_owned(),
-            status: DeliveryStatus::Dropped,
-            password: secure.then_some(PasswordState::NotTriggered),
-            reply: None,
-            detail: None,
-        });
+        updates.push(dropped(block, address, secure));
     });
     StartOutcome::Dropped(updates)
 }

@@ -21,7 +21,13 @@ const SECURE: &str = r#"{
 }"#;
 
 fn ctx() -> JobContext {
-    JobContext { job_id: "j1".into(), received_ms: 1_000, message_id_domain: "mx.example".into(), attempts: 0 }
+    JobContext {
+        job_id: "j1".into(),
+        received_ms: 1_000,
+        message_id_domain: "mx.example".into(),
+        attempts: 0,
+        suppressed: Vec::new(),
+    }
 }
 
 fn policy() -> Policy {
@@ -60,7 +66,7 @@ fn start(host: &mut FakeHost) -> StartOutcome {
 #[test]
 fn a_secure_job_becomes_one_message_with_a_held_password_and_only_the_flagged_file_scanned() {
     let mut host = FakeHost { now: 2_000, ..Default::default() };
-    assert_eq!(start(&mut host), StartOutcome::Queued);
+    assert_eq!(start(&mut host), StartOutcome::Queued(Vec::new()));
     assert_eq!(host.scanned, ["a.txt", "plain.txt"], "antivirus active: every attachment is scanned");
     assert_eq!(host.enqueued.len(), 1);
     let m = &host.enqueued[0];
@@ -187,4 +193,38 @@ fn an_invalid_stored_request_is_an_error_not_a_panic() {
     let mut host = FakeHost::default();
     let err = start_job(&mut host, &mut rng(), &ctx(), b"{", &Limits::default(), &policy()).unwrap_err();
     assert!(matches!(err, WorkflowError::Invalid(p) if !p.is_empty()));
+}
+
+fn suppressed(address: &str, bounced: bool) -> SuppressedAddress {
+    SuppressedAddress { address: address.into(), bounced, description: format!("{address} is suppressed") }
+}
+
+#[test]
+fn a_suppressed_recipient_is_dropped_before_processing_and_left_out_of_the_envelope() {
+    let mut host = FakeHost { now: 2_000, ..Default::default() };
+    let ctx = JobContext { suppressed: vec![suppressed("CC@example.org", true)], ..ctx() };
+    let outcome = start_job(&mut host, &mut rng(), &ctx, SECURE.as_bytes(), &Limits::default(), &policy()).unwrap();
+    let StartOutcome::Queued(updates) = outcome else { panic!("expected queued, got {outcome:?}") };
+    assert_eq!(updates.len(), 1);
+    assert_eq!(updates[0].address, "cc@example.org");
+    assert_eq!(updates[0].status, DeliveryStatus::Dropped);
+    assert_eq!(updates[0].password, Some(PasswordState::NotTriggered));
+    assert_eq!(host.kinds("cc@example.org"), [EventKind::PreviouslyBounced, EventKind::PasswordMailNotTriggered]);
+    assert_eq!(host.kinds("to@example.org"), [EventKind::ProcessingStarted, EventKind::ProcessingFinished]);
+    let envelope: Vec<_> = host.enqueued[0].recipients.iter().map(|r| r.address.as_str()).collect();
+    assert_eq!(envelope, ["to@example.org", "bcc@example.org"]);
+}
+
+#[test]
+fn a_job_whose_recipients_are_all_suppressed_is_dropped_unscanned() {
+    let mut host = FakeHost { now: 2_000, ..Default::default() };
+    let everyone = ["to@example.org", "cc@example.org", "bcc@example.org"];
+    let ctx = JobContext { suppressed: everyone.iter().map(|a| suppressed(a, false)).collect(), ..ctx() };
+    let outcome = start_job(&mut host, &mut rng(), &ctx, SECURE.as_bytes(), &Limits::default(), &policy()).unwrap();
+    let StartOutcome::Dropped(updates) = outcome else { panic!("expected dropped, got {outcome:?}") };
+    assert_eq!(updates.len(), 3);
+    assert!(host.scanned.is_empty() && host.enqueued.is_empty());
+    for address in everyone {
+        assert_eq!(host.kinds(address), [EventKind::Suppressed, EventKind::PasswordMailNotTriggered]);
+    }
 }

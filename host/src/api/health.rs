@@ -1,5 +1,6 @@
-//! Liveness and readiness. `/healthz`: the process serves HTTP. `/readyz`: the store
-//! answers and every configured virus scanner answers PING.
+//! Liveness, readiness and metrics. `/healthz`: the process serves HTTP. `/readyz`: the
+//! store answers and every configured virus scanner answers PING. `/metrics`: Prometheus
+//! ([`crate::metrics`]).
 
 use std::sync::Arc;
 
@@ -55,4 +56,27 @@ pub(crate) async fn readyz(State(state): State<Arc<AppState>>) -> Response {
         (StatusCode::SERVICE_UNAVAILABLE, axum::Json(json!({ "status": "not ready", "problems": problems })))
             .into_response()
     }
+}
+
+/// `GET /metrics`.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    operation_id = "metrics",
+    tag = "health",
+    summary = "Prometheus metrics",
+    description = "The node's metrics in the OpenMetrics text format: jobs accepted, refused (by \
+        reason) and finished, the queue depth (`sealmail_jobs_unfinished`, from the store, so the \
+        whole cluster's on PostgreSQL), recipient outcomes of delivery attempts (by message kind \
+        and outcome), callback tries (by result) and the wall time of component calls. Public, \
+        like the health routes: it carries counts only, never an address, account or job id.",
+    responses(
+        (status = 200, description = "The exposition.", content_type = "application/openmetrics-text", body = String),
+    )
+)]
+pub(crate) async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    let unfinished = state.store.unfinished_jobs().await.ok();
+    let body = state.metrics.render(unfinished);
+    let content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+    (StatusCode::OK, [(axum::http::header::CONTENT_TYPE, content_type)], body).into_response()
 }

@@ -22,13 +22,48 @@ use crate::accounts::Account;
 use crate::callbacks::payload::tag;
 use crate::callbacks::{CallbackSetup, Endpoint};
 use crate::library::JobSummary;
+use crate::metrics::{Call, Refusal};
 use crate::service::clock::now_ms;
 use crate::store::codes::password_code;
+use crate::store::rate::Exceeded;
 use crate::store::{NewJob, NewRecipient, PostState, Role, Submitted, event_codes, status_codes};
 use crate::validation_json;
 
+/// How much of a refused body is read and discarded before the `413`. A client that is still
+/// sending when the answer comes and the connection closes sees a broken pipe instead of the
+/// `413` (HTTP/1.1 has no way to stop a sender politely without `Expect: 100-continue`);
+/// reading a little more lets ordinary clients get the answer, and the bound keeps a hostile
+/// sender from making the server read without end. Discarded as it arrives: nothing is held.
+const DRAIN_BYTES: u64 = 4 * 1024 * 1024;
+
+/// Reads and discards up to `most` bytes of `body`.
+async fn drain(mut body: Body, most: u64) {
+    use http_body_util::BodyExt as _;
+    let mut read = 0u64;
+    while read < most {
+        match body.frame().await {
+            Some(Ok(frame)) => read += frame.data_ref().map_or(0, |d| d.len() as u64),
+            _ => break,
+        }
+    }
+}
+
 /// Longest accepted `Idempotency-Key`.
 const MAX_IDEMPOTENCY_KEY: usize = 255;
+
+/// Whether the store counts fewer unfinished jobs than `max_jobs_in_flight`, correcting this
+/// node's counter. The counter is exact for the only node of an SQLite store; on a shared
+/// PostgreSQL database it is this node's view (other nodes finish the jobs it accepted), so
+/// the store decides before a job is refused.
+async fn below_limit_in_store(state: &AppState) -> bool {
+    match state.store.unfinished_jobs().await {
+        Ok(n) => {
+            state.unfinished.store(n, Ordering::Relaxed);
+            n < state.max_unfinished
+        }
+        Err(_) => false,
+    }
+}
 
 /// `POST /rest/v1/jobs`.
 #[utoipa::path(
@@ -83,6 +118,11 @@ const MAX_IDEMPOTENCY_KEY: usize = 255;
             24 hours with a different body.", body = ErrorBody),
         (status = 413, description = "`PAYLOAD_TOO_LARGE`: the body exceeds `max_request_bytes`.",
             body = ErrorBody),
+        (status = 429, description = "`LIMIT_EXCEEDED`: the account's recipients per hour (default \
+            5,000, counted at submission in 5-minute windows over the last hour) would be exceeded. \
+            Nothing was stored; retry after `Retry-After`.", body = ErrorBody,
+            headers(("Retry-After" = u32, description = "Seconds until enough of the hour's \
+                allowance is free again for this job."))),
         (status = 415, description = "`UNSUPPORTED_MEDIA_TYPE`: the body is not sent as \
             `Content-Type: application/json` (UTF-8).", body = ErrorBody),
         (status = 500, description = "`VALIDATION_FAILED`: the validator failed in its sandbox (logged).",
@@ -110,13 +150,15 @@ pub(crate) async fn submit(State(state): State<Arc<AppState>>, headers: HeaderMa
         || error(StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE", format!("the request body exceeds {limit} bytes"));
     let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit) {
+        drain(body, DRAIN_BYTES).await;
         return too_large();
     }
     let bytes = match axum::body::to_bytes(body, limit as usize).await {
         Ok(b) => b,
         Err(_) => return too_large(),
     };
-    if state.unfinished.load(Ordering::Relaxed) >= state.max_unfinished {
+    if state.unfinished.load(Ordering::Relaxed) >= state.max_unfinished && !below_limit_in_store(&state).await {
+        state.metrics.job_refused(Refusal::unavailable);
         return unavailable("QUEUE_FULL", "too many jobs are in progress; retry later", 5);
     }
     let idempotency = match headers.get("idempotency-key").map(|v| v.to_str().map(str::to_owned)) {
@@ -131,9 +173,13 @@ pub(crate) async fn submit(State(state): State<Arc<AppState>>, headers: HeaderMa
         }
     };
 
-    let summary = match state.library.validate(&bytes, Some(state.limits)).await {
+    let started = std::time::Instant::now();
+    let validated = state.library.validate(&bytes, Some(state.limits)).await;
+    state.metrics.component_call(Call::validate, started.elapsed());
+    let summary = match validated {
         Ok(Ok(summary)) => summary,
         Ok(Err(problems)) => {
+            state.metrics.job_refused(Refusal::invalid);
             let list: Vec<Value> = problems.iter().map(validation_json::problem).collect();
             let message = format!("the JobRequest has {} problem(s); each names its JSON path", list.len());
             return error_with(StatusCode::BAD_REQUEST, "INVALID_REQUEST", message, json!({ "problems": list }));
@@ -171,25 +217,47 @@ pub(crate) async fn submit(State(state): State<Arc<AppState>>, headers: HeaderMa
         secure: summary.secure_document.is_some(),
         idempotency: idempotency.map(|key| (key, Sha256::digest(&bytes).into())),
         callbacks,
+        recipients_per_hour: state.rate_limits.of(&account.name),
     };
     let warnings: Vec<Value> = summary.warnings.iter().map(validation_json::warning).collect();
     match state.store.submit(job).await {
         Ok(Submitted::Created) => {
+            state.metrics.job_accepted();
             state.unfinished.fetch_add(1, Ordering::Relaxed);
             state.wake.notify_one();
             accepted(&job_id, warnings, false)
         }
         Ok(Submitted::Replay(first)) => accepted(&first, warnings, true),
+        Ok(Submitted::RateLimited(exceeded)) => {
+            state.metrics.job_refused(Refusal::rate_limited);
+            rate_limited(&exceeded, state.rate_limits.of(&account.name))
+        }
         Ok(Submitted::Conflict) => error(
             StatusCode::CONFLICT,
             "IDEMPOTENCY_CONFLICT",
             "this Idempotency-Key was used in the last 24 hours with a different request body",
         ),
         Err(e) => {
+            state.metrics.job_refused(Refusal::unavailable);
             tracing::error!(error = %e, "cannot store a job");
             unavailable("STORE_UNAVAILABLE", "the job could not be stored; it was not accepted", 5)
         }
     }
+}
+
+/// `429 LIMIT_EXCEEDED` (DESIGN §2) with `Retry-After` in whole seconds, rounded up: a client
+/// that waits exactly that long finds the room it needs.
+fn rate_limited(exceeded: &Exceeded, per_hour: Option<u64>) -> Response {
+    let per_hour = per_hour.unwrap_or_default();
+    let secs = exceeded.retry_after_ms.div_ceil(1000).max(1);
+    let message = if exceeded.never {
+        format!("the job has more recipients than this account may send in an hour ({per_hour}); split it")
+    } else {
+        format!("this account's limit of {per_hour} recipients per hour is reached; retry in {secs} s")
+    };
+    let mut r = error(StatusCode::TOO_MANY_REQUESTS, "LIMIT_EXCEEDED", message);
+    r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    r
 }
 
 fn is_json(headers: &HeaderMap) -> bool {

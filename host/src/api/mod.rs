@@ -13,6 +13,7 @@ mod health;
 mod jobs;
 pub mod openapi;
 pub mod preview;
+mod suppressions;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -27,7 +28,7 @@ use utoipa::OpenApi as _;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::accounts::Accounts;
+use crate::accounts::{Accounts, RateLimits};
 use crate::antivirus::Scanners;
 use crate::callbacks::Endpoint;
 use crate::callbacks::ssrf::AddressPolicy;
@@ -58,6 +59,10 @@ pub struct AppState {
     pub callback_policy: AddressPolicy,
     /// Accounts' default callback endpoints (for requests that name none).
     pub default_callbacks: HashMap<String, Endpoint>,
+    /// Accounts' limits of recipients per hour.
+    pub rate_limits: RateLimits,
+    /// The node's metrics.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// The router: every route of [`routes`], and the `404` fallback.
@@ -72,8 +77,11 @@ pub(crate) fn routes() -> OpenApiRouter<Arc<AppState>> {
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(jobs::submit))
         .routes(routes!(jobs::status))
+        .routes(routes!(suppressions::list))
+        .routes(routes!(suppressions::one, suppressions::remove))
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
+        .routes(routes!(health::metrics))
         .routes(routes!(preview::redirect))
         .routes(routes!(preview::index))
         .routes(routes!(preview::file))

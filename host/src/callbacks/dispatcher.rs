@@ -40,6 +40,8 @@ pub struct Dispatcher {
     pub poll: Duration,
     /// Signalled when events are committed.
     pub wake: Arc<Notify>,
+    /// The node's metrics.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl Dispatcher {
@@ -116,6 +118,7 @@ impl Dispatcher {
                 "callback not delivered; will retry"
             ),
         }
+        self.metrics.callback(&outcome);
         if let Err(e) = self.store.commit_post(post.id, now_ms(), outcome).await {
             // Not recorded: the lease runs out and the try is repeated.
             tracing::error!(job = %post.job_id, post = post.id, error = %e, "cannot record a callback try");

@@ -1,5 +1,6 @@
 //! Command-line arguments and dispatch. Each subcommand has its own module.
 
+mod bounce;
 mod password;
 mod seal;
 mod serve;
@@ -55,6 +56,8 @@ enum Command {
     /// Manage accounts.
     #[command(subcommand)]
     Account(serve::AccountCommand),
+    /// Record a DSN read from stdin (for MTAs that deliver bounces to a program, e.g. Postfix `pipe`).
+    Bounce(bounce::BounceArgs),
 }
 
 /// Password strengths as written on the command line.
@@ -88,6 +91,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let command = match cli.command {
         Command::Serve(args) => return serve::serve(args).await,
         Command::Account(command) => return serve::account(command).await,
+        Command::Bounce(args) => return bounce::run(args).await,
         other => other,
     };
     let s = &cli.sandbox;
@@ -105,7 +109,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let library =
         Library::new(Runtime::new(config).map_err(|e| anyhow::anyhow!("cannot load the sealmail component: {e:#}"))?);
     match command {
-        Command::Serve(_) | Command::Account(_) => unreachable!("dispatched above"),
+        Command::Serve(_) | Command::Account(_) | Command::Bounce(_) => unreachable!("dispatched above"),
         Command::Seal(args) => seal::run(&library, args).await,
         Command::Validate(args) => validate::run(&library, args).await,
         Command::Password(args) => password::run(&library, args).await,

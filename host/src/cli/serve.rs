@@ -5,8 +5,8 @@ use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 use sealmail::accounts::{self, Accounts};
-use sealmail::config::Config;
-use sealmail::store::{Store, StoreError};
+use sealmail::config::{Config, LogFormat};
+use sealmail::store::StoreError;
 
 /// Where the configuration comes from.
 #[derive(Args)]
@@ -17,7 +17,7 @@ pub struct ConfigArgs {
 }
 
 impl ConfigArgs {
-    fn load(&self) -> anyhow::Result<Config> {
+    pub(super) fn load(&self) -> anyhow::Result<Config> {
         Ok(Config::load(self.config.as_deref(), std::env::vars())?)
     }
 }
@@ -49,7 +49,7 @@ pub enum AccountCommand {
 /// Runs the server.
 pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let config = args.config.load()?;
-    init_logging();
+    init_logging(config.log_format);
     sealmail::server::serve(config).await?;
     Ok(ExitCode::SUCCESS)
 }
@@ -63,7 +63,7 @@ pub async fn account(command: AccountCommand) -> anyhow::Result<ExitCode> {
                 "account name {name:?}: use 1 to 64 letters, digits and `-_.@` (no `:`)"
             );
             let config = config.load()?;
-            let (store, key) = sealmail::server::open_store(&config)?;
+            let (store, key) = sealmail::server::open_store(&config).await?;
             if config.accounts.iter().any(|a| a.name == name) {
                 anyhow::bail!("account {name:?} is defined in the configuration file already");
             }
@@ -92,10 +92,14 @@ pub async fn account(command: AccountCommand) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// Logs to stderr; `SEALMAIL_LOG` (e.g. `debug`, `sealmail=trace`) sets the filter.
-fn init_logging() {
+/// Logs to stderr as `format` says; `SEALMAIL_LOG` (e.g. `debug`, `sealmail=trace`) sets the
+/// filter. A job's processing runs in a `job` span, so its lines carry `job_id` either way.
+pub(super) fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("SEALMAIL_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(std::io::stderr).try_init();
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).try_init(),
+        LogFormat::Json => builder.json().with_current_span(true).with_span_list(false).try_init(),
+    };
 }

@@ -37,10 +37,14 @@ pub struct Services {
     pub store: Arc<dyn Store>,
     /// Where mail goes.
     pub transport: Transport,
+    /// DKIM keys; every message is offered to them before it goes.
+    pub dkim: crate::dkim::DkimSigners,
     /// The virus scanners (none configured: `None`).
     pub scanners: Option<Scanners>,
     /// Send unscanned when no scanner is configured (recorded as an event).
     pub allow_insecure_no_antivirus: bool,
+    /// With `[bounces] verp_domain`: every message's envelope sender becomes its VERP address.
+    pub verp: Option<crate::bounces::Verp>,
 }
 
 /// Per-call host state.

@@ -13,7 +13,16 @@ impl transport::Host for CallData {
         let started = Instant::now();
         let results = match self.host.services.store.message_content(&message_id).await {
             Ok(Some((reverse_path, content))) => {
+                // The one place the reverse-path reaches a transport: with VERP, every message
+                // (original or password mail) gets its own, so a DSN names its message.
+                let reverse_path = match &self.host.services.verp {
+                    Some(verp) => verp.reverse_path(&message_id),
+                    None => reverse_path,
+                };
                 let envelope = Envelope { reverse_path, recipients: recipients.clone() };
+                // Signed here, the one place every message (original or password mail) passes
+                // on its way to any transport.
+                let content = self.host.services.dkim.sign(&content);
                 let sent = self.host.services.transport.send(&envelope, &content).await;
                 sent.into_iter()
                     .map(|r| RecipientResult { address: r.recipient, outcome: outcome(r.outcome) })

@@ -2,7 +2,7 @@
 //! Retarus' `phase/state/type/subType` for every event kind (DESIGN §5), and the status
 //! report's `status`/`subStatus` for every delivery status (DESIGN §2).
 
-use super::{DeliveryStatus, EventKind, MessageKind, PasswordState, Role};
+use super::{DeliveryStatus, EventKind, MessageKind, PasswordState, PostState, Role};
 
 /// Retarus' `(phase, state, type, subType)` of an event kind.
 pub fn event_codes(kind: EventKind) -> (&'static str, &'static str, &'static str, &'static str) {
@@ -13,6 +13,8 @@ pub fn event_codes(kind: EventKind) -> (&'static str, &'static str, &'static str
         K::VirusDetected => ("PROCESS", "FINISHED", "DROPPED", "VIRUS_DETECTED"),
         K::ProcessingFailed => ("PROCESS", "FINISHED", "DROPPED", "PROCESSING_FAILED"),
         K::AntivirusSkipped => ("PROCESS", "INTERMEDIATE", "PROCESSED", "ANTIVIRUS_SKIPPED"),
+        K::PreviouslyBounced => ("PRE_PROCESS", "FINISHED", "DROPPED", "PREVIOUSLY_BOUNCED"),
+        K::Suppressed => ("PRE_PROCESS", "FINISHED", "DROPPED", "SUPPRESSED"),
         K::Delivered => ("DELIVER", "FINISHED", "DELIVERED", "OK"),
         K::Deferred => ("DELIVER", "INTERMEDIATE", "DEFERRED", "SOFT_BOUNCE"),
         K::HardBounce => ("DELIVER", "FINISHED", "BOUNCED", "HARD_BOUNCE"),
@@ -81,10 +83,12 @@ db_names!(PasswordState {
     Failed => "failed", NotTriggered => "not_triggered",
 });
 db_names!(MessageKind { Original => "original", PasswordMail => "password_mail" });
+db_names!(PostState { Pending => "pending", Delivered => "delivered", Failed => "failed" });
 db_names!(EventKind {
     ProcessingStarted => "processing_started", ProcessingFinished => "processing_finished",
     VirusDetected => "virus_detected", ProcessingFailed => "processing_failed",
     AntivirusSkipped => "antivirus_skipped", Delivered => "delivered", Deferred => "deferred",
     HardBounce => "hard_bounce", SoftBounce => "soft_bounce", PasswordMailOk => "password_mail_ok",
     PasswordMailFailed => "password_mail_failed", PasswordMailNotTriggered => "password_mail_not_triggered",
+    PreviouslyBounced => "previously_bounced", Suppressed => "suppressed",
 });

@@ -2,13 +2,21 @@
 //! passwords, events, idempotency keys and accounts (DESIGN §7).
 //!
 //! [`Store`] is the interface the server and the workers use; [`sqlite::SqliteStore`] is
-//! the embedded default (one file, WAL, group commit). A PostgreSQL store will implement
-//! the same trait. Implementations encrypt request bodies, messages and held secrets at
-//! rest ([`at_rest`]) and purge them once a job is finished.
+//! the embedded default (one file, WAL, group commit), [`postgres::PostgresStore`] the
+//! multi-node one (several processes on one database, claims with leases). Implementations
+//! encrypt request bodies, messages and held secrets at rest ([`at_rest`]) and purge them
+//! once a job is finished.
 
 pub mod at_rest;
 pub mod codes;
+#[cfg(any(test, feature = "store-conformance"))]
+pub mod conformance;
+#[cfg(any(test, feature = "store-conformance"))]
+mod lists_conformance;
+pub mod postgres;
+pub mod rate;
 pub mod sqlite;
+pub mod suppression;
 
 use async_trait::async_trait;
 
@@ -18,9 +26,10 @@ pub use crate::service::bindings::delivery::{DeliveryStatus, MessageKind, Outgoi
 pub use crate::service::bindings::notifier::{Event, EventKind};
 pub use crate::service::bindings::workflow::RecipientUpdate;
 pub use codes::{event_codes, status_codes};
+pub use suppression::{Suppression, SuppressionPolicy};
 
 /// A `To` recipient without a display name (tests).
-#[cfg(test)]
+#[cfg(any(test, feature = "store-conformance"))]
 pub(crate) fn delivery_recipient(address: &str) -> crate::service::bindings::delivery::Recipient {
     crate::service::bindings::delivery::Recipient { address: address.to_owned(), name: None, role: Role::To }
 }
@@ -40,6 +49,16 @@ pub enum StoreError {
     /// The store is shutting down.
     #[error("the store is closed")]
     Closed,
+    /// The database was set up with another storage key (PostgreSQL: one key for all nodes).
+    #[error(
+        "the database was set up with a different storage_key: every node sharing a database must use the same \
+         storage_key (with another key it could not read the jobs the others stored)"
+    )]
+    KeyMismatch,
+    /// A concurrent transaction conflicted (PostgreSQL: serialization failure or deadlock);
+    /// the operation changed nothing and may be repeated.
+    #[error("transaction conflict: {0}")]
+    Conflict(String),
 }
 
 impl From<rusqlite::Error> for StoreError {
@@ -80,6 +99,8 @@ pub struct NewJob {
     pub idempotency: Option<(String, [u8; 32])>,
     /// Where its events are pushed (none: recorded only).
     pub callbacks: Option<CallbackSetup>,
+    /// The account's limit of recipients per hour ([`rate`]); none: unlimited.
+    pub recipients_per_hour: Option<u64>,
 }
 
 /// The result of [`Store::submit`].
@@ -91,6 +112,8 @@ pub enum Submitted {
     Replay(String),
     /// The idempotency key was used before with a different body.
     Conflict,
+    /// Not stored: the account's hourly limit would be exceeded.
+    RateLimited(rate::Exceeded),
 }
 
 /// An account as stored.
@@ -150,8 +173,8 @@ pub struct ClaimedMessage {
 /// What a `start-job` call decided, to commit in one transaction.
 #[derive(Debug, Clone)]
 pub enum StartDecision {
-    /// Messages queued.
-    Queued,
+    /// Messages queued; the final states of recipients dropped before processing.
+    Queued(Vec<RecipientUpdate>),
     /// Final states; the job is finished.
     Dropped(Vec<RecipientUpdate>),
     /// Try again at (ms).
@@ -170,6 +193,33 @@ pub struct Effects {
     pub events: Vec<Event>,
 }
 
+/// A workflow call's effects with their messages encrypted at rest, sealed by the caller
+/// before the transaction: SQLite's writer thread then does no cryptography, and PostgreSQL
+/// repeats a conflicting transaction with the same blobs.
+pub(crate) struct SealedEffects {
+    /// The effects.
+    pub(crate) effects: Effects,
+    /// Per enqueued message: its content and held secret, sealed.
+    pub(crate) blobs: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+}
+
+impl SealedEffects {
+    /// Seals every enqueued message's content and held secret under `key`, each bound to
+    /// its message id.
+    pub(crate) fn seal(key: &at_rest::AtRestKey, effects: Effects) -> Self {
+        let blobs = effects
+            .enqueued
+            .iter()
+            .map(|m| {
+                let content = key.seal(&format!("message:{}", m.message_id), &m.content);
+                let secret = m.held_secret.as_ref().map(|s| key.seal(&format!("secret:{}", m.message_id), s));
+                (content, secret)
+            })
+            .collect();
+        Self { effects, blobs }
+    }
+}
+
 /// What a `deliver` call decided.
 #[derive(Debug, Clone)]
 pub struct DeliveryDecision {
@@ -179,6 +229,8 @@ pub struct DeliveryDecision {
     pub retry_at: Option<u64>,
     /// Erase the held secret.
     pub erase_held_secret: bool,
+    /// Addresses to put on the job's account's suppression list (bounces).
+    pub suppress: Vec<Suppression>,
 }
 
 /// A recipient in a status report.
@@ -301,6 +353,42 @@ pub enum PostOutcome {
     },
 }
 
+/// A failure reported after acceptance: a delivery status notification (RFC 3464) for a
+/// recipient of one of our messages, received at the message's VERP address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LateBounce {
+    /// The local part of the bounced message's `Message-ID` (its VERP token).
+    pub message_token: String,
+    /// The recipient the DSN reports (`Final-Recipient`).
+    pub address: String,
+    /// What the event and the recipient's status say: the DSN's status and diagnostic.
+    pub description: String,
+    /// The RFC 3463 status code, e.g. `5.1.1`.
+    pub status: String,
+    /// When it arrived, ms.
+    pub now_ms: u64,
+    /// List the address until `now_ms` plus this (none: suppression is off).
+    pub suppress_for_ms: Option<u64>,
+}
+
+/// What [`Store::late_bounce`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LateBounceOutcome {
+    /// The recipient's delivery became a hard bounce (event, status, suppression).
+    Recorded {
+        /// The message's job.
+        job_id: String,
+    },
+    /// No message of ours has this token (forged, or purged by retention).
+    UnknownMessage,
+    /// The message had no delivered recipient with this address (unknown, or already
+    /// recorded as bounced: a DSN that arrives twice is recorded once).
+    NotDelivered,
+    /// It is a password mail: its recipient already has its PASSWORD_MAIL event, which is
+    /// final, so nothing is recorded (the bounce is only logged).
+    PasswordMail,
+}
+
 /// A job's status report.
 #[derive(Debug, Clone)]
 pub struct JobStatus {
@@ -335,7 +423,8 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<(), StoreError>;
     /// Jobs accepted but not finished.
     async fn unfinished_jobs(&self) -> Result<u64, StoreError>;
-    /// Drops every lease (start-up of the only node using this store).
+    /// Drops every lease: at start-up of the only node using an SQLite store. A no-op on a
+    /// shared PostgreSQL database, where other nodes' leases are live.
     async fn release_leases(&self) -> Result<(), StoreError>;
     /// Claims the most overdue job or message for `lease_ms`.
     async fn claim(&self, owner: &str, now_ms: u64, lease_ms: u64) -> Result<Option<Work>, StoreError>;
@@ -373,4 +462,17 @@ pub trait Store: Send + Sync + 'static {
     async fn commit_post(&self, post_id: i64, now_ms: u64, outcome: PostOutcome) -> Result<(), StoreError>;
     /// The earliest time an outbox post becomes due.
     async fn next_post_due(&self) -> Result<Option<u64>, StoreError>;
+
+    /// The entries of the job's account's suppression list in force at `now_ms` for the
+    /// job's recipients.
+    async fn job_suppressions(&self, job_id: &str, now_ms: u64) -> Result<Vec<Suppression>, StoreError>;
+    /// An account's suppression list in force at `now_ms`, by address.
+    async fn suppressions(&self, account: &str, now_ms: u64) -> Result<Vec<Suppression>, StoreError>;
+    /// Takes `address` off an account's list; whether it was listed.
+    async fn remove_suppression(&self, account: &str, address: &str) -> Result<bool, StoreError>;
+
+    /// Records a failure reported after delivery (a DSN): the recipient of the original
+    /// message becomes `bounced`, gets a `HARD_BOUNCE` event after its `DELIVERED` (pushed to
+    /// the job's endpoint like every event), and its address goes on the suppression list.
+    async fn late_bounce(&self, bounce: LateBounce) -> Result<LateBounceOutcome, StoreError>;
 }

@@ -4,13 +4,17 @@
 //!
 //! - [`SmtpRelay`] hands the message to a relay over SMTP (RFC 5321), STARTTLS (RFC 3207) or
 //!   implicit TLS (RFC 8314), optionally with AUTH (RFC 4954).
+//! - [`MxDelivery`] delivers directly to each recipient domain's MX hosts (RFC 5321 §5.1),
+//!   with opportunistic STARTTLS (RFC 7435).
 //! - [`Outbox`] writes `.eml` files to a folder (the local default; counted as delivered).
 //!
 //! A transport never logs, prints or returns message bodies: they carry the archive and, in
 //! password mails, the password. Outcomes carry only server replies and local error texts.
 
+mod mx;
 mod outbox;
 pub(crate) mod reply;
+mod session;
 mod smtp;
 #[cfg(test)]
 pub(crate) mod test_smtp_server;
@@ -21,6 +25,7 @@ use std::str::FromStr;
 
 use serde::Deserialize;
 
+pub use mx::MxDelivery;
 pub use outbox::Outbox;
 pub use smtp::SmtpRelay;
 
@@ -96,6 +101,8 @@ pub enum Transport {
     Smtp(SmtpRelay),
     /// Write mail to a folder.
     Outbox(Outbox),
+    /// Deliver to the recipients' MX hosts.
+    Mx(MxDelivery),
 }
 
 impl Transport {
@@ -105,6 +112,7 @@ impl Transport {
         match cfg {
             TransportConfig::Outbox { dir } => Ok(Self::Outbox(Outbox::new(dir.clone()))),
             TransportConfig::Smtp { .. } => SmtpRelay::from_config(cfg).map(Self::Smtp),
+            TransportConfig::Mx { .. } => MxDelivery::from_config(cfg).map(Self::Mx),
         }
     }
 
@@ -115,6 +123,7 @@ impl Transport {
         match self {
             Self::Smtp(relay) => relay.send(envelope, message).await,
             Self::Outbox(outbox) => outbox.send(envelope, message).await,
+            Self::Mx(mx) => mx.send(envelope, message).await,
         }
     }
 
@@ -124,6 +133,7 @@ impl Transport {
         match self {
             Self::Smtp(relay) => relay.describe(),
             Self::Outbox(outbox) => outbox.describe(),
+            Self::Mx(mx) => mx.describe(),
         }
     }
 
@@ -132,6 +142,9 @@ impl Transport {
         match self {
             Self::Smtp(relay) => relay.tls_mode() == TlsMode::None,
             Self::Outbox(_) => false,
+            // Opportunistic STARTTLS is what MX delivery can do (RFC 7435): no relay whose
+            // certificate could be pinned, and the banner says how TLS is used.
+            Self::Mx(_) => false,
         }
     }
 }
@@ -193,6 +206,35 @@ pub enum TransportConfig {
         #[serde(default = "default_timeout_secs")]
         timeout_secs: u64,
     },
+    /// Deliver directly to each recipient domain's MX hosts (RFC 5321 §5.1).
+    Mx {
+        /// DNS servers as `ip:port`; default (empty) the servers of `/etc/resolv.conf`.
+        #[serde(default)]
+        nameservers: Vec<std::net::SocketAddr>,
+        /// EHLO name; default the machine's host name (when it has a dot), else `[127.0.0.1]`.
+        /// Receiving servers check it: use the name the sending address's PTR record gives.
+        helo_name: Option<String>,
+        /// Seconds allowed for each connection, command reply and the content's final reply.
+        #[serde(default = "default_timeout_secs")]
+        timeout_secs: u64,
+        /// Sessions per recipient domain at the same time (receivers throttle bursts).
+        #[serde(default = "default_max_connections_per_domain")]
+        max_connections_per_domain: usize,
+        /// The SMTP port of the MX hosts: 25 (RFC 5321 §4.5.4.2); another value only for
+        /// tests and special setups.
+        #[serde(default = "default_mx_port")]
+        port: u16,
+    },
+}
+
+/// Two sessions per domain: parallel enough for a job, far from what receivers throttle.
+fn default_max_connections_per_domain() -> usize {
+    2
+}
+
+/// RFC 5321 §4.5.4.2: servers listen on the SMTP port, 25.
+fn default_mx_port() -> u16 {
+    25
 }
 
 /// A relay under the operator's control answers in milliseconds; a stuck one is better
@@ -216,6 +258,14 @@ impl fmt::Debug for TransportConfig {
                 .field("ca_file", ca_file)
                 .field("helo_name", helo_name)
                 .field("timeout_secs", timeout_secs)
+                .finish(),
+            Self::Mx { nameservers, helo_name, timeout_secs, max_connections_per_domain, port } => f
+                .debug_struct("Mx")
+                .field("nameservers", nameservers)
+                .field("helo_name", helo_name)
+                .field("timeout_secs", timeout_secs)
+                .field("max_connections_per_domain", max_connections_per_domain)
+                .field("port", port)
                 .finish(),
         }
     }
@@ -258,6 +308,12 @@ pub enum TransportConfigError {
         /// What is wrong with it.
         reason: String,
     },
+    /// `max_connections_per_domain` is 0.
+    #[error("transport.max_connections_per_domain must be at least 1")]
+    ZeroConnectionsPerDomain,
+    /// The DNS resolver could not be set up.
+    #[error("transport (mx): {0}")]
+    Dns(String),
     /// The TLS client configuration could not be built.
     #[error("cannot set up TLS for the relay: {0}")]
     Tls(String),

@@ -1,15 +1,12 @@
 //! The `smtp` transport: hands a message to a relay and reports the outcome per recipient.
 //!
-//! lettre's `send` (high- and low-level alike) aborts the whole transaction when one RCPT is
-//! rejected, so this module drives lettre's [`AsyncSmtpConnection`] command by command
-//! (RFC 5321 §3.3): EHLO, STARTTLS, AUTH, `MAIL FROM`, one `RCPT TO` per recipient (each
-//! reply recorded for that recipient), then `DATA` once for the accepted ones; the reply to
-//! the end of data applies to every accepted recipient.
+//! This module opens the session (RFC 5321 §3.1): connect, EHLO, STARTTLS or implicit TLS,
+//! AUTH; the mail transaction itself, with one outcome per recipient, is in
+//! [`super::session`], shared with the `mx` transport.
 //!
 //! Never sends anything but QUIT in clear text when TLS is required, never logs the dialogue
 //! (lettre's `tracing` feature stays off) and never puts the message into an outcome.
 
-use std::error::Error as _;
 use std::future::Future;
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -17,14 +14,12 @@ use std::time::Duration;
 
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{AsyncSmtpConnection, Certificate, CertificateStore, TlsParameters};
-use lettre::transport::smtp::commands::{Data, Mail, Rcpt};
-use lettre::transport::smtp::extension::{ClientId, Extension, MailBodyParameter, MailParameter};
-use lettre::transport::smtp::response::Response;
+use lettre::transport::smtp::extension::{ClientId, Extension};
 
-use super::reply::{format_reply, outcome_for_reply, temporary, temporary_with_reply};
+use super::reply::{temporary, temporary_with_reply};
+use super::session::{self, Slot, StepError, io_error_kind, root_cause, settle, source_text};
 use super::{
-    Envelope, RecipientOutcome, RecipientResult, TlsMode, TransportConfig, TransportConfigError, invalid_recipient,
-    parse_mailbox, parse_reverse_path,
+    Envelope, RecipientOutcome, RecipientResult, TlsMode, TransportConfig, TransportConfigError, parse_reverse_path,
 };
 
 /// An SMTP relay (the `smtp` transport). Cheap to clone: one connection per `send`.
@@ -55,24 +50,6 @@ impl std::fmt::Debug for SmtpRelay {
             .field("timeout", &self.timeout)
             .finish_non_exhaustive()
     }
-}
-
-/// How one SMTP step failed.
-enum StepError {
-    /// The server answered with a negative reply; the session is still usable.
-    Reply { code: u16, text: String },
-    /// No usable reply (I/O error, timeout, garbage): the session is unusable.
-    Broken(String),
-}
-
-/// Where each recipient stands during one transaction.
-enum Slot {
-    /// Valid address, RCPT not yet accepted.
-    Pending(lettre::Address),
-    /// RCPT accepted; waits for the reply to the end of data.
-    Accepted,
-    /// Final for this attempt.
-    Done(RecipientOutcome),
 }
 
 impl SmtpRelay {
@@ -149,11 +126,7 @@ impl SmtpRelay {
 
     /// Sends `message` to every envelope recipient; one result per recipient, in order.
     pub async fn send(&self, envelope: &Envelope, message: &[u8]) -> Vec<RecipientResult> {
-        let mut slots: Vec<Slot> = envelope
-            .recipients
-            .iter()
-            .map(|r| parse_mailbox(r).map_or_else(|| Slot::Done(invalid_recipient()), Slot::Pending))
-            .collect();
+        let mut slots = session::slots_for(&envelope.recipients);
         match parse_reverse_path(&envelope.reverse_path) {
             Ok(reverse_path) => {
                 if slots.iter().any(|s| matches!(s, Slot::Pending(_))) {
@@ -162,137 +135,15 @@ impl SmtpRelay {
             }
             Err(outcome) => settle(&mut slots, &outcome),
         }
-        envelope
-            .recipients
-            .iter()
-            .zip(slots)
-            .map(|(recipient, slot)| RecipientResult {
-                recipient: recipient.clone(),
-                outcome: match slot {
-                    Slot::Done(outcome) => outcome,
-                    // Unreachable by construction; a retry is the safe reading.
-                    Slot::Pending(_) | Slot::Accepted => temporary("internal: no outcome recorded for this recipient"),
-                },
-            })
-            .collect()
+        session::results(&envelope.recipients, slots)
     }
 
     /// One SMTP session: every slot is `Done` when this returns.
     async fn transaction(&self, reverse_path: Option<lettre::Address>, slots: &mut [Slot], message: &[u8]) {
-        let mut conn = match self.open().await {
-            Ok(conn) => conn,
-            Err(outcome) => return settle(slots, &outcome),
-        };
-
-        let mut parameters = Vec::new();
-        // RFC 6152 §3: 8-bit data only to a server that offers 8BITMIME (and then declared).
-        if !message.is_ascii() {
-            if !conn.server_info().supports_feature(Extension::EightBitMime) {
-                let outcome = RecipientOutcome::Permanent {
-                    code: 554,
-                    enhanced: Some("5.6.3".into()),
-                    reply: format!(
-                        "local: 554 5.6.3 the message has 8-bit content but {} does not offer \
-                         8BITMIME (RFC 6152); not sent",
-                        self.address()
-                    ),
-                };
-                settle(slots, &outcome);
-                return self.quit(conn).await;
-            }
-            parameters.push(MailParameter::Body(MailBodyParameter::EightBitMime));
+        match self.open().await {
+            Ok(conn) => session::transaction(conn, self.timeout, &self.address(), reverse_path, slots, message).await,
+            Err(outcome) => settle(slots, &outcome),
         }
-        // RFC 6531: non-ASCII addresses only to a server that offers SMTPUTF8, declared on MAIL.
-        let smtputf8 = conn.server_info().supports_feature(Extension::SmtpUtfEight);
-        let non_ascii = |a: &lettre::Address| !AsRef::<str>::as_ref(a).is_ascii();
-        if reverse_path.as_ref().is_some_and(non_ascii) && !smtputf8 {
-            settle(slots, &no_smtputf8(&self.address()));
-            return self.quit(conn).await;
-        }
-        for slot in slots.iter_mut() {
-            if matches!(slot, Slot::Pending(a) if non_ascii(a) && !smtputf8) {
-                *slot = Slot::Done(no_smtputf8(&self.address()));
-            }
-        }
-        let any_non_ascii = reverse_path.as_ref().is_some_and(non_ascii)
-            || slots.iter().any(|s| matches!(s, Slot::Pending(a) if non_ascii(a)));
-        if any_non_ascii {
-            parameters.push(MailParameter::SmtpUtfEight);
-        }
-        if !slots.iter().any(|s| matches!(s, Slot::Pending(_))) {
-            return self.quit(conn).await;
-        }
-
-        // MAIL FROM. A 5yz here refuses this message from this sender (RFC 5321 §4.1.1.2):
-        // every recipient bounces; a 4yz asks to try again.
-        match self.step(conn.command(Mail::new(reverse_path, parameters))).await {
-            Ok(_) => {}
-            Err(StepError::Reply { code, text }) => {
-                settle(slots, &outcome_for_reply(code, &text));
-                return self.quit(conn).await;
-            }
-            Err(StepError::Broken(reason)) => {
-                return settle(slots, &temporary(format!("MAIL FROM: {reason}")));
-            }
-        }
-
-        // RCPT TO, one per recipient; a rejection leaves the session usable (RFC 5321 §4.1.1.3).
-        for index in 0..slots.len() {
-            let Slot::Pending(address) = &slots[index] else { continue };
-            match self.step(conn.command(Rcpt::new(address.clone(), Vec::new()))).await {
-                Ok(response) => {
-                    let (code, text) = code_and_text(&response);
-                    // 250 or 251 (RFC 5321 §4.2.2); a 3yz here is a protocol error.
-                    slots[index] =
-                        if code / 100 == 2 { Slot::Accepted } else { Slot::Done(outcome_for_reply(code, &text)) };
-                }
-                Err(StepError::Reply { code, text }) => {
-                    slots[index] = Slot::Done(outcome_for_reply(code, &text));
-                }
-                Err(StepError::Broken(reason)) => {
-                    return settle(slots, &temporary(format!("RCPT TO: {reason}")));
-                }
-            }
-        }
-        if !slots.iter().any(|s| matches!(s, Slot::Accepted)) {
-            // Nothing to transmit: end the session without DATA (RFC 5321 §3.3).
-            return self.quit(conn).await;
-        }
-
-        // DATA must be answered with 354 before the content may follow (RFC 5321 §4.1.1.4).
-        match self.step(conn.command(Data)).await {
-            Ok(response) if response.has_code(354) => {}
-            Ok(response) => {
-                let (code, text) = code_and_text(&response);
-                settle(slots, &temporary(format!("DATA: unexpected reply {}", format_reply(code, &text))));
-                return self.quit(conn).await;
-            }
-            Err(StepError::Reply { code, text }) => {
-                settle(slots, &outcome_for_reply(code, &text));
-                return self.quit(conn).await;
-            }
-            Err(StepError::Broken(reason)) => {
-                return settle(slots, &temporary(format!("DATA: {reason}")));
-            }
-        }
-
-        // lettre dot-stuffs the content (RFC 5321 §4.5.2) and always appends <CRLF>.<CRLF>,
-        // whose first CRLF ends the last line (RFC 5321 §4.1.1.4): drop the message's own
-        // final CRLF, or the relay would receive an extra empty line.
-        let content = message.strip_suffix(b"\r\n").unwrap_or(message);
-        match self.step(conn.message(content)).await {
-            Ok(response) => {
-                let (code, text) = code_and_text(&response);
-                settle(slots, &outcome_for_reply(code, &text));
-            }
-            Err(StepError::Reply { code, text }) => settle(slots, &outcome_for_reply(code, &text)),
-            Err(StepError::Broken(reason)) => {
-                // RFC 5321 §6.1: the relay may have taken responsibility before the reply was
-                // lost. Retrying risks a duplicate; not retrying risks a loss. Retry.
-                return settle(slots, &temporary(format!("end of data: {reason} (the relay may still deliver it)")));
-            }
-        }
-        self.quit(conn).await;
     }
 
     /// Connects, reads the greeting, says EHLO, starts TLS if configured and authenticates.
@@ -382,18 +233,13 @@ impl SmtpRelay {
         Ok(conn)
     }
 
-    /// A TCP connection to the relay with Nagle's algorithm off. lettre writes the message
-    /// and the end-of-data marker (`CRLF.CRLF`, RFC 5321 §4.1.1.4) separately; with Nagle on,
-    /// the 5-byte marker waits for the ACK of the message, which the receiver delays by up to
-    /// 40 ms (delayed ACK) — a stall on every message (docs/performance.md).
+    /// A TCP connection to the first of the relay's addresses that answers (Nagle's algorithm
+    /// off, see [`session::connect`]).
     async fn tcp_connect(&self) -> std::io::Result<tokio::net::TcpStream> {
         let mut last = None;
         for address in tokio::net::lookup_host((self.host.as_str(), self.port)).await? {
-            match tokio::net::TcpStream::connect(address).await {
-                Ok(stream) => {
-                    stream.set_nodelay(true)?;
-                    return Ok(stream);
-                }
+            match session::connect(address).await {
+                Ok(stream) => return Ok(stream),
                 Err(e) => last = Some(e),
             }
         }
@@ -421,81 +267,18 @@ impl SmtpRelay {
         &self,
         command: impl Future<Output = Result<T, lettre::transport::smtp::Error>>,
     ) -> Result<T, StepError> {
-        match tokio::time::timeout(self.timeout, command).await {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(err)) => Err(match err.status() {
-                Some(code) => StepError::Reply { code: code.into(), text: source_text(&err) },
-                None => StepError::Broken(root_cause(&err)),
-            }),
-            Err(_) => Err(StepError::Broken(format!("no reply within {}s", self.timeout.as_secs()))),
-        }
+        session::step(self.timeout, command).await
     }
 
-    /// Ends the session politely (RFC 5321 §4.1.1.10); its outcome changes nothing.
-    async fn quit(&self, mut conn: AsyncSmtpConnection) {
-        let _ = tokio::time::timeout(self.timeout, conn.quit()).await;
+    /// Ends the session politely (RFC 5321 §4.1.1.10).
+    async fn quit(&self, conn: AsyncSmtpConnection) {
+        session::quit(self.timeout, conn).await
     }
-}
-
-/// Gives every recipient that has no final outcome yet this one. Outcomes already final (a 5yz
-/// to its RCPT) stay: they are true whatever happens to the session afterwards.
-fn settle(slots: &mut [Slot], outcome: &RecipientOutcome) {
-    for slot in slots.iter_mut() {
-        if !matches!(slot, Slot::Done(_)) {
-            *slot = Slot::Done(outcome.clone());
-        }
-    }
-}
-
-/// RFC 6531 has a server refuse non-ASCII addresses with 553 and X.6.7 "Non-ASCII addresses
-/// not permitted" (RFC 5248); without SMTPUTF8 that is what would happen, so it is decided
-/// locally without asking.
-fn no_smtputf8(address: &str) -> RecipientOutcome {
-    RecipientOutcome::Permanent {
-        code: 553,
-        enhanced: Some("5.6.7".into()),
-        reply: format!(
-            "local: 553 5.6.7 non-ASCII address but {address} does not offer SMTPUTF8 \
-             (RFC 6531); not sent"
-        ),
-    }
-}
-
-/// The numeric code and the text (lines joined by a space) of a positive reply.
-fn code_and_text(response: &Response) -> (u16, String) {
-    (response.code().into(), response.message().collect::<Vec<_>>().join(" "))
-}
-
-/// The server's reply text carried by a lettre error for a negative reply.
-fn source_text(err: &lettre::transport::smtp::Error) -> String {
-    err.source().map(ToString::to_string).unwrap_or_default()
-}
-
-/// The innermost cause's text: lettre nests "Connection error: Connection error: invalid peer
-/// certificate: UnknownIssuer"; the last link is the informative one.
-fn root_cause(err: &lettre::transport::smtp::Error) -> String {
-    let mut cause: &dyn std::error::Error = err;
-    while let Some(next) = cause.source() {
-        cause = next;
-    }
-    cause.to_string()
-}
-
-/// The kind of the I/O error behind a lettre error, if there is one.
-fn io_error_kind(err: &lettre::transport::smtp::Error) -> Option<std::io::ErrorKind> {
-    let mut source = err.source();
-    while let Some(cause) = source {
-        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
-            return Some(io.kind());
-        }
-        source = cause.source();
-    }
-    None
 }
 
 /// The EHLO argument: a host name or an address literal (RFC 5321 §4.1.3). Checked strictly
 /// because it is written verbatim into the command line (no CR/LF injection).
-fn parse_helo_name(name: &str) -> Result<ClientId, TransportConfigError> {
+pub(super) fn parse_helo_name(name: &str) -> Result<ClientId, TransportConfigError> {
     let literal = name.strip_prefix('[').and_then(|n| n.strip_suffix(']')).unwrap_or(name);
     match literal.strip_prefix("IPv6:").unwrap_or(literal).parse::<IpAddr>() {
         Ok(IpAddr::V4(ip)) => return Ok(ClientId::Ipv4(ip)),

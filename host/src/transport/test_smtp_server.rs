@@ -34,6 +34,8 @@ pub(crate) struct Script {
     pub end_of_data_reply: String,
     /// Advertise and accept STARTTLS.
     pub starttls: bool,
+    /// Answer STARTTLS with 220, then close the connection instead of the TLS handshake.
+    pub broken_tls: bool,
     /// TLS from the first byte (RFC 8314).
     pub implicit_tls: bool,
     /// Advertise `AUTH PLAIN LOGIN` and accept any credentials.
@@ -49,6 +51,7 @@ impl Default for Script {
             data_command_reply: None,
             end_of_data_reply: "250 2.0.0 Ok: queued as TEST".into(),
             starttls: false,
+            broken_tls: false,
             implicit_tls: false,
             auth: false,
             silent: false,
@@ -167,6 +170,7 @@ async fn serve(stream: TcpStream, script: &Script, rec: &Mutex<Recording>, accep
         return;
     }
     if let Some(plain) = session(stream, script, rec, false, true).await
+        && !script.broken_tls
         && let Ok(tls) = acceptor.accept(plain).await
     {
         // No new greeting after STARTTLS (RFC 3207 §4.2): the client sends EHLO.

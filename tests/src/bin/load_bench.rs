@@ -7,12 +7,17 @@
 //! - accept latency at a fixed offered rate (open loop: requests leave on a schedule, and
 //!   latency counts from the scheduled time, so a slow server cannot hide its queueing);
 //! - throughput in a closed loop: accepted jobs/s, and end-to-end jobs/s from the first
-//!   submission until the sink has every original and every password mail.
+//!   submission until the sink has every original and every password mail;
+//! - scale-out (issue 7): the same closed loop with 1 node on SQLite, 1 node on PostgreSQL and
+//!   2 nodes on one PostgreSQL database (submissions round-robin, both delivering to the one
+//!   sink), side by side with the sink's raw rate. PostgreSQL is a private cluster of the
+//!   harness with `fsync=on` and `synchronous_commit=on`: commits cost what they cost in
+//!   production.
 //!
-//! The sink, clamd and the server are separate processes, so the CPU time of each is read from
-//! `/proc` and reported: on a 2-core machine they all share the same cores. The figures and how
-//! to read them are in `docs/performance.md` ("Service pipeline"); run it with
-//! `cargo xtask bench load`.
+//! The sink, clamd, PostgreSQL and the servers are separate processes, so the CPU time of each
+//! is read from `/proc` and reported: on a 2-core machine they all share the same cores. The
+//! figures and how to read them are in `docs/performance.md` ("Service pipeline", "Scale-out on
+//! PostgreSQL"); run it with `cargo xtask bench load`.
 //!
 //! It prints figures and judges the targets, but it is not a test: a missed target never fails
 //! it; only a broken setup (a tool missing, the server not starting, a probe job that does not
@@ -31,6 +36,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha20Rng;
+use sealmail_tests::harness::postgres::{Database, create_durable_database};
+use sealmail_tests::harness::server::TEST_STORAGE_KEY;
 use sealmail_tests::harness::{ACCOUNT, Clamd, Signatures, SmtpServer, SmtpServerConfig, free_port, wait_ready};
 use sealmail_tests::machine::{children_cpu, process_cpu, read_trimmed, utc_now};
 use serde_json::json;
@@ -39,6 +46,9 @@ use serde_json::json;
 const SMTP_SINK: &str = "/usr/sbin/smtp-sink";
 /// Postfix's test SMTP client: the raw rate of the sink.
 const SMTP_SOURCE: &str = "/usr/sbin/smtp-source";
+/// The PostgreSQL the harness starts its clusters with (Debian's `postgresql`); without it
+/// the scale-out runs default to SQLite alone.
+const POSTGRES_INITDB: &str = "/usr/lib/postgresql/15/bin/initdb";
 /// The flagged attachment: 100 KiB, incompressible (a PDF is stored, not deflated, in the ZIP).
 const ATTACHMENT_LEN: usize = 100 * 1024;
 /// Seed of the attachment bytes; each job changes its first bytes (see [`JobBody`]).
@@ -116,12 +126,48 @@ async fn main() -> Result<()> {
             "phase B: closed loop, {} submitters, {} jobs, workers {workers}",
             options.concurrency, options.jobs
         ));
-        throughput.push(phase_throughput(&launch, &bodies, &options, workers).await?);
+        throughput.push(phase_throughput(&launch, &bodies, &options, workers, Setup::Sqlite, None).await?);
     }
 
-    let report =
-        Report { machine, options, antivirus: clamd.as_ref().map(|_| clamd_version()), sizes, raw, accept, throughput };
+    // Scale-out: SQLite's figure is phase B's run with the same workers; each PostgreSQL run
+    // gets a fresh database on one durable cluster, which `cluster` keeps running.
+    let cluster = if options.stores.iter().any(|s| s.nodes_on_postgres().is_some()) {
+        progress("starting PostgreSQL (private cluster, fsync=on, synchronous_commit=on)");
+        let keeper = create_durable_database().await;
+        let settings = PostgresSettings::read(&keeper).await?;
+        Some((keeper, settings))
+    } else {
+        None
+    };
+    let mut scale_out = Vec::new();
+    for &setup in &options.stores {
+        if setup == Setup::Sqlite {
+            continue;
+        }
+        let workers = options.scale_workers();
+        progress(&format!(
+            "scale-out: closed loop on {}, {} submitters, {} jobs, workers {workers} per node",
+            setup.label(),
+            options.concurrency,
+            options.jobs
+        ));
+        let database = create_durable_database().await;
+        scale_out.push(phase_throughput(&launch, &bodies, &options, workers, setup, Some(&database)).await?);
+    }
+
+    let report = Report {
+        machine,
+        options,
+        antivirus: clamd.as_ref().map(|_| clamd_version()),
+        sizes,
+        raw,
+        accept,
+        throughput,
+        scale_out,
+        postgres: cluster.as_ref().map(|(_, settings)| settings.clone()),
+    };
     report.print();
+    drop(cluster);
     drop(clamd);
     Ok(())
 }
@@ -144,6 +190,8 @@ struct Options {
     antivirus: bool,
     /// How long to wait for the sink to receive everything after the last submission.
     drain: Duration,
+    /// The configurations compared side by side (`--stores`).
+    stores: Vec<Setup>,
 }
 
 impl Options {
@@ -156,7 +204,9 @@ impl Options {
             workers: vec![4, 8],
             antivirus: true,
             drain: Duration::from_secs(120),
+            stores: Vec::new(),
         };
+        let mut stores = None;
         let mut args = std::env::args().skip(1);
         while let Some(arg) = args.next() {
             let mut value = |name: &str| args.next().with_context(|| format!("{name} needs a value"));
@@ -176,10 +226,22 @@ impl Options {
                     options.drain = Duration::from_secs(value("--drain-secs")?.parse().context("--drain-secs")?)
                 }
                 "--no-antivirus" => options.antivirus = false,
+                "--stores" => {
+                    stores = Some(
+                        value("--stores")?
+                            .split(',')
+                            .map(|s| Setup::parse(s.trim()))
+                            .collect::<Result<Vec<_>>>()
+                            .context("--stores takes a list like sqlite,pg1,pg2")?,
+                    );
+                }
                 "--help" | "-h" => {
                     println!(
                         "load-bench [--jobs N] [--concurrency N] [--rate R] [--rate-secs S] [--workers 4,8] \
-                         [--drain-secs S] [--no-antivirus]"
+                         [--drain-secs S] [--no-antivirus] [--stores sqlite,pg1,pg2]\n\
+                         --stores: the configurations compared side by side (pgN = N nodes on one \
+                         PostgreSQL database), each with the last --workers count per node; default \
+                         all three when PostgreSQL 15 is installed"
                     );
                     std::process::exit(0);
                 }
@@ -192,7 +254,103 @@ impl Options {
         if options.jobs == 0 || options.concurrency == 0 || options.rate == 0 || options.rate_secs == 0 {
             bail!("--jobs, --concurrency, --rate and --rate-secs must be ≥ 1");
         }
+        let postgres_installed = std::path::Path::new(POSTGRES_INITDB).is_file();
+        options.stores = match stores {
+            Some(stores) => {
+                if !postgres_installed && stores.iter().any(|s| s.nodes_on_postgres().is_some()) {
+                    bail!("{POSTGRES_INITDB} is missing: `cargo xtask bench load` installs Debian's postgresql");
+                }
+                stores
+            }
+            None if postgres_installed => {
+                vec![Setup::Sqlite, Setup::Postgres { nodes: 1 }, Setup::Postgres { nodes: 2 }]
+            }
+            None => {
+                progress(&format!("{POSTGRES_INITDB} is missing: scale-out on SQLite only"));
+                vec![Setup::Sqlite]
+            }
+        };
         Ok(options)
+    }
+
+    /// Workers per node of the scale-out runs: the last `--workers` count (so SQLite's run is
+    /// phase B's).
+    fn scale_workers(&self) -> usize {
+        *self.workers.last().expect("--workers is never empty")
+    }
+}
+
+/// Where a closed-loop run keeps its queue, and how many server processes share it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Setup {
+    /// One node on its own SQLite file (the default store).
+    Sqlite,
+    /// `nodes` server processes on one PostgreSQL database.
+    Postgres { nodes: usize },
+}
+
+impl Setup {
+    /// `sqlite`, or `pgN` for N nodes on PostgreSQL.
+    fn parse(name: &str) -> Result<Setup> {
+        if name == "sqlite" {
+            return Ok(Setup::Sqlite);
+        }
+        match name.strip_prefix("pg").map(str::parse::<usize>) {
+            Some(Ok(nodes)) if nodes >= 1 => Ok(Setup::Postgres { nodes }),
+            _ => bail!("unknown store {name:?}: sqlite, pg1, pg2, …"),
+        }
+    }
+
+    fn nodes(self) -> usize {
+        match self {
+            Setup::Sqlite => 1,
+            Setup::Postgres { nodes } => nodes,
+        }
+    }
+
+    fn nodes_on_postgres(self) -> Option<usize> {
+        match self {
+            Setup::Sqlite => None,
+            Setup::Postgres { nodes } => Some(nodes),
+        }
+    }
+
+    fn label(self) -> String {
+        match self {
+            Setup::Sqlite => "SQLite, 1 node".to_owned(),
+            Setup::Postgres { nodes: 1 } => "PostgreSQL, 1 node".to_owned(),
+            Setup::Postgres { nodes } => format!("PostgreSQL, {nodes} nodes"),
+        }
+    }
+}
+
+/// What the benchmark's PostgreSQL reports about itself: the settings that decide what a
+/// commit costs, read back rather than assumed.
+#[derive(Clone)]
+struct PostgresSettings {
+    version: String,
+    fsync: String,
+    synchronous_commit: String,
+    wal_sync_method: String,
+    shared_buffers: String,
+}
+
+impl PostgresSettings {
+    async fn read(database: &Database) -> Result<PostgresSettings> {
+        let client = database.connect().await;
+        let mut values = Vec::new();
+        for name in ["server_version", "fsync", "synchronous_commit", "wal_sync_method", "shared_buffers"] {
+            let row = client.query_one(&format!("SHOW {name}"), &[]).await.with_context(|| format!("SHOW {name}"))?;
+            values.push(row.get::<_, String>(0));
+        }
+        let [version, fsync, synchronous_commit, wal_sync_method, shared_buffers] =
+            <[String; 5]>::try_from(values).expect("five settings");
+        if fsync != "on" || synchronous_commit != "on" {
+            bail!(
+                "the benchmark's PostgreSQL must commit durably: fsync={fsync}, synchronous_commit={synchronous_commit}"
+            );
+        }
+        Ok(PostgresSettings { version, fsync, synchronous_commit, wal_sync_method, shared_buffers })
     }
 }
 
@@ -294,9 +452,14 @@ struct Server {
 }
 
 impl Server {
-    async fn start(launch: &Launch, smtp_port: u16, workers: usize) -> Result<Server> {
+    /// A server on its own SQLite file, or on `database_url` (PostgreSQL, with the harness'
+    /// storage key, which every node on one database must share).
+    async fn start(launch: &Launch, smtp_port: u16, workers: usize, database_url: Option<&str>) -> Result<Server> {
         let dir = tempfile::Builder::new().prefix("sealmail-load-bench-").tempdir()?;
         let port = free_port();
+        let store = database_url
+            .map(|url| format!("database_url = {url:?}\nstorage_key = {TEST_STORAGE_KEY:?}\n"))
+            .unwrap_or_default();
         let antivirus = match &launch.scanner {
             Some(address) => format!("scanners = [{address:?}]"),
             None => "allow_insecure_no_antivirus = true".to_owned(),
@@ -305,7 +468,7 @@ impl Server {
             r#"listen = "127.0.0.1:{port}"
 data_dir = "{data}"
 message_id_domain = "sealmail.bench"
-
+{store}
 [transport]
 kind = "smtp"
 host = "127.0.0.1"
@@ -362,6 +525,11 @@ secret = "{secret}"
 
     /// `POST /rest/v1/jobs`; the status code, or the client error.
     async fn submit(&self, body: Vec<u8>) -> Result<u16, String> {
+        self.submit_answer(body).await.map(|(status, _)| status)
+    }
+
+    /// `POST /rest/v1/jobs`; the status code and the response body, or the client error.
+    async fn submit_answer(&self, body: Vec<u8>) -> Result<(u16, String), String> {
         let response = self
             .client
             .post(format!("{}/rest/v1/jobs", self.base_url))
@@ -372,9 +540,9 @@ secret = "{secret}"
             .await
             .map_err(|e| e.to_string())?;
         let status = response.status().as_u16();
-        // Read the body so the connection goes back to the pool.
-        let _ = response.bytes().await;
-        Ok(status)
+        // Read the body (also so that the connection goes back to the pool).
+        let answer = response.text().await.unwrap_or_default();
+        Ok((status, answer))
     }
 }
 
@@ -529,7 +697,7 @@ struct Sizes {
 /// to both recipients and one password mail to each.
 async fn probe(launch: &Launch, bodies: &JobBody) -> Result<Sizes> {
     let smtp = SmtpServer::start(SmtpServerConfig::default()).await;
-    let server = Server::start(launch, smtp.port(), 4).await?;
+    let server = Server::start(launch, smtp.port(), 4, None).await?;
     let status = server.submit(next_body(bodies)).await.map_err(anyhow::Error::msg)?;
     if status != 202 {
         bail!("the probe job was refused with {status}:\n{}", server.log());
@@ -643,7 +811,7 @@ struct AcceptPhase {
 async fn phase_accept(launch: &Launch, bodies: &Arc<JobBody>, options: &Options) -> Result<AcceptPhase> {
     let workers = options.workers[0];
     let sink = Sink::start()?;
-    let server = Arc::new(Server::start(launch, sink.port, workers).await?);
+    let server = Arc::new(Server::start(launch, sink.port, workers, None).await?);
     warm_up(&server, &sink, bodies).await?;
     let baseline = sink.messages();
     let ticks_before = MachineTicks::read();
@@ -716,9 +884,9 @@ fn count_refusal(refused: &mut Vec<(String, usize)>, outcome: Result<u16, String
 async fn warm_up(server: &Server, sink: &Sink, bodies: &JobBody) -> Result<()> {
     let before = sink.messages();
     for _ in 0..WARM_UP_JOBS {
-        let status = server.submit(next_body(bodies)).await.map_err(anyhow::Error::msg)?;
+        let (status, answer) = server.submit_answer(next_body(bodies)).await.map_err(anyhow::Error::msg)?;
         if status != 202 {
-            bail!("a warm-up job was refused with {status}:\n{}", server.log());
+            bail!("a warm-up job was refused with {status} {answer}:\n{}", server.log());
         }
     }
     let target = before + WARM_UP_JOBS as u64 * MESSAGES_PER_JOB;
@@ -736,6 +904,8 @@ async fn warm_up(server: &Server, sink: &Sink, bodies: &JobBody) -> Result<()> {
 // Phase B: throughput
 
 struct ThroughputPhase {
+    setup: Setup,
+    /// `[queue] workers` of each node.
     workers: usize,
     jobs: usize,
     accepted: usize,
@@ -776,8 +946,11 @@ impl ThroughputPhase {
 
 /// CPU time of each process during a phase, and how busy the machine was.
 struct CpuShares {
+    /// Every node together.
     server: Duration,
     clamd: Option<Duration>,
+    /// The postmaster and all its processes (one backend per connection), when on PostgreSQL.
+    postgres: Option<Duration>,
     sink: Duration,
     client: Duration,
     machine_busy_percent: f64,
@@ -787,38 +960,63 @@ struct CpuShares {
 impl CpuShares {
     /// The CPU time of every process of the benchmark (the client included).
     fn all(&self) -> Duration {
-        self.server + self.clamd.unwrap_or_default() + self.sink + self.client
+        self.server + self.clamd.unwrap_or_default() + self.postgres.unwrap_or_default() + self.sink + self.client
+    }
+
+    /// `cpu` as a share of all cores over the phase's wall time, percent.
+    fn share(&self, cpu: Duration, cores: usize) -> f64 {
+        100.0 * cpu.as_secs_f64() / (self.wall.as_secs_f64() * cores as f64).max(f64::MIN_POSITIVE)
     }
 }
 
+/// One closed-loop run of `setup`: `database` is the (fresh) PostgreSQL database its nodes
+/// share, `None` for SQLite. With several nodes, job `i` goes to node `i mod nodes`.
 async fn phase_throughput(
     launch: &Launch,
     bodies: &Arc<JobBody>,
     options: &Options,
     workers: usize,
+    setup: Setup,
+    database: Option<&Database>,
 ) -> Result<ThroughputPhase> {
     let sink = Sink::start()?;
-    let server = Arc::new(Server::start(launch, sink.port, workers).await?);
-    progress(&format!("  server pid {} (for perf: `perf record -g -p {}`)", server.pid(), server.pid()));
-    warm_up(&server, &sink, bodies).await?;
+    let url = database.map(|d| d.url.as_str());
+    let mut nodes = Vec::with_capacity(setup.nodes());
+    for _ in 0..setup.nodes() {
+        nodes.push(Server::start(launch, sink.port, workers, url).await?);
+    }
+    let nodes = Arc::new(nodes);
+    let pids: Vec<u32> = nodes.iter().map(Server::pid).collect();
+    progress(&format!("  server pid {pids:?} (for perf: `perf record -g -p PID`)"));
+    for node in nodes.iter() {
+        warm_up(node, &sink, bodies).await?;
+    }
     let baseline = sink.messages();
     let clamd_pid = child_pid_named("clamd");
-    let before = Snapshot::take(server.pid(), clamd_pid, &sink);
+    let postmaster = database.and_then(Database::postmaster_pid);
+    if database.is_some() && postmaster.is_none() {
+        bail!("cannot find PostgreSQL's postmaster.pid (its CPU time would be missing)");
+    }
+    let before = Snapshot::take(&pids, clamd_pid, postmaster, &sink);
 
     let next = Arc::new(AtomicUsize::new(0));
     let accepted_count = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let mut submitters = tokio::task::JoinSet::new();
     for _ in 0..options.concurrency {
-        let (server, bodies, next, accepted_count) =
-            (Arc::clone(&server), Arc::clone(bodies), Arc::clone(&next), Arc::clone(&accepted_count));
+        let (nodes, bodies, next, accepted_count) =
+            (Arc::clone(&nodes), Arc::clone(bodies), Arc::clone(&next), Arc::clone(&accepted_count));
         let jobs = options.jobs;
         submitters.spawn(async move {
             let mut results = Vec::new();
-            while next.fetch_add(1, Ordering::Relaxed) < jobs {
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= jobs {
+                    break;
+                }
                 let body = next_body(&bodies);
                 let sent = Instant::now();
-                let outcome = server.submit(body).await;
+                let outcome = nodes[i % nodes.len()].submit(body).await;
                 if outcome == Ok(202) {
                     accepted_count.fetch_add(1, Ordering::Relaxed);
                 }
@@ -877,7 +1075,7 @@ async fn phase_throughput(
         ));
     };
     let measured_until = finished.unwrap_or_else(Instant::now);
-    let after = Snapshot::take(server.pid(), clamd_pid, &sink);
+    let after = Snapshot::take(&pids, clamd_pid, postmaster, &sink);
     if finished.is_none() {
         progress(&format!(
             "  the sink did not get everything within {:?}: {} of {} msgs",
@@ -886,8 +1084,9 @@ async fn phase_throughput(
             target - baseline
         ));
     }
-    let server_peak_rss_kib = peak_rss_kib(server.pid());
+    let server_peak_rss_kib = pids.iter().filter_map(|&pid| peak_rss_kib(pid)).max();
     Ok(ThroughputPhase {
+        setup,
         workers,
         jobs: options.jobs,
         accepted,
@@ -907,17 +1106,19 @@ struct Snapshot {
     at: Instant,
     server: Duration,
     clamd: Option<Duration>,
+    postgres: Option<Duration>,
     sink: Duration,
     client: Duration,
     machine: Option<MachineTicks>,
 }
 
 impl Snapshot {
-    fn take(server: u32, clamd: Option<u32>, sink: &Sink) -> Snapshot {
+    fn take(servers: &[u32], clamd: Option<u32>, postmaster: Option<u32>, sink: &Sink) -> Snapshot {
         Snapshot {
             at: Instant::now(),
-            server: process_cpu(server).unwrap_or_default(),
+            server: servers.iter().filter_map(|&pid| process_cpu(pid)).sum(),
             clamd: clamd.and_then(process_cpu),
+            postgres: postmaster.and_then(process_tree_cpu),
             sink: sink.cpu(),
             client: process_cpu(std::process::id()).unwrap_or_default(),
             machine: MachineTicks::read(),
@@ -929,6 +1130,7 @@ impl Snapshot {
         CpuShares {
             server: self.server.saturating_sub(before.server),
             clamd: self.clamd.zip(before.clamd).map(|(a, b)| a.saturating_sub(b)),
+            postgres: self.postgres.zip(before.postgres).map(|(a, b)| a.saturating_sub(b)),
             sink: self.sink.saturating_sub(before.sink),
             client: self.client.saturating_sub(before.client),
             machine_busy_percent: busy,
@@ -956,6 +1158,32 @@ fn child_pid_named(comm: &str) -> Option<u32> {
         let parent = *stat_fields(&stat)?.get(4 - 3)?;
         (name == comm && parent == me).then_some(pid)
     })
+}
+
+/// CPU time of a process and its children: its own user + system time, what it collected
+/// from children that exited (`cutime` + `cstime`) and the user + system time of the live
+/// ones. PostgreSQL runs one backend process per connection under the postmaster, besides
+/// its WAL writer, checkpointer and background writer.
+fn process_tree_cpu(root: u32) -> Option<Duration> {
+    let ticks = |fields: &[&str], numbers: &[usize]| -> u64 {
+        numbers.iter().filter_map(|&n| fields.get(n - 3)?.parse::<u64>().ok()).sum()
+    };
+    let stat = std::fs::read_to_string(format!("/proc/{root}/stat")).ok()?;
+    let mut total = ticks(&stat_fields(&stat)?, &[14, 15, 16, 17]);
+    let parent = root.to_string();
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        if entry.file_name().to_str().is_none_or(|name| name.parse::<u32>().is_err()) {
+            continue;
+        }
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
+        if let Some(fields) = stat_fields(&stat)
+            && fields.get(4 - 3) == Some(&parent.as_str())
+        {
+            total += ticks(&fields, &[14, 15]);
+        }
+    }
+    // USER_HZ is 100 on Linux: a tick is 10 ms.
+    Some(Duration::from_millis(total * 10))
 }
 
 /// `VmHWM` (peak resident set) of a process, KiB.
@@ -1085,7 +1313,12 @@ struct Report {
     sizes: Sizes,
     raw: RawRates,
     accept: AcceptPhase,
+    /// Phase B: SQLite, one run per `--workers` count.
     throughput: Vec<ThroughputPhase>,
+    /// The PostgreSQL runs of the scale-out comparison, in `--stores` order.
+    scale_out: Vec<ThroughputPhase>,
+    /// The benchmark cluster's settings, when any run was on PostgreSQL.
+    postgres: Option<PostgresSettings>,
 }
 
 impl Report {
@@ -1105,7 +1338,14 @@ impl Report {
                 |v| format!("{v}, real clamd with test signatures, INSTREAM over TCP")
             )
         );
-        println!("server:    {} (SQLite, default settings but [queue] workers)", server_binary().display());
+        println!("server:    {} (default settings but [queue] workers and the store)", server_binary().display());
+        if let Some(pg) = &self.postgres {
+            println!(
+                "postgres:  PostgreSQL {}, private cluster on 127.0.0.1 (same machine), fsync={}, \
+                 synchronous_commit={}, wal_sync_method={}, shared_buffers={}",
+                pg.version, pg.fsync, pg.synchronous_commit, pg.wal_sync_method, pg.shared_buffers
+            );
+        }
         println!(
             "job:       1 block, 2 recipients, 1 flagged 100 KiB attachment → 1 original ({} B) + 2 password mails ({} B)",
             self.sizes.original, self.sizes.password
@@ -1239,6 +1479,115 @@ impl Report {
             ms(p99),
             verdict(p99 <= TARGET_P99_ACCEPT && a.accepted == a.offered)
         );
+        self.print_scale_out();
+    }
+
+    /// The scale-out comparison (issue 7): each configuration of `--stores` in a column, and
+    /// the sink's raw rate for the same message sizes beside them.
+    fn print_scale_out(&self) {
+        let workers = self.options.scale_workers();
+        let runs: Vec<&ThroughputPhase> = self
+            .options
+            .stores
+            .iter()
+            .filter_map(|&setup| match setup {
+                Setup::Sqlite => self.throughput.iter().find(|t| t.workers == workers),
+                _ => self.scale_out.iter().find(|t| t.setup == setup),
+            })
+            .collect();
+        if runs.is_empty() {
+            return;
+        }
+        let cores = self.machine.logical_cpus;
+        let raw = &self.raw;
+        // A job is one original and two password mails: at the raw rates, the sink alone
+        // takes 1/original + 2/password seconds per job.
+        let raw_jobs_per_sec = 1.0 / (1.0 / raw.original.per_sec + 2.0 / raw.password.per_sec);
+        let raw_sink_per_job =
+            raw.original.sink_cpu / raw.original.messages + raw.password.sink_cpu * 2 / raw.password.messages;
+        let raw_source_per_job =
+            raw.original.source_cpu / raw.original.messages + raw.password.source_cpu * 2 / raw.password.messages;
+        let raw_share = |cpu: Duration| 100.0 * cpu.as_secs_f64() / (raw.original.elapsed.as_secs_f64() * cores as f64);
+        println!();
+        println!(
+            "Scale-out (issue 7): closed loop, {} concurrent submitters, {} jobs, workers {workers} per node; \
+             several nodes share one database, submissions round-robin, all deliver to one sink:",
+            self.options.concurrency, self.options.jobs
+        );
+        let row = |label: &str, cells: Vec<String>, raw_cell: String| {
+            let cells: Vec<String> = cells.iter().chain([&raw_cell]).map(|c| format!("{c:>22}")).collect();
+            println!("  {label:<34}{}", cells.join(""));
+        };
+        let each = |f: &dyn Fn(&ThroughputPhase) -> String| runs.iter().map(|t| f(t)).collect::<Vec<_>>();
+        let none = || "-".to_owned();
+        let per_job = |t: &ThroughputPhase, cpu: Option<Duration>| {
+            cpu.map_or_else(none, |c| format!("{} ({:.0} %)", ms(c / t.jobs_delivered()), t.cpu.share(c, cores)))
+        };
+        row("", each(&|t| t.setup.label()), "sink alone (raw)".to_owned());
+        row("accepted jobs/s", each(&|t| format!("{:.0}", t.accepted_per_sec())), none());
+        row(
+            "accept latency p50 / p99",
+            each(&|t| format!("{} / {}", ms(t.latency.at(50.0)), ms(t.latency.at(99.0)))),
+            none(),
+        );
+        row(
+            "end-to-end (all msgs at the sink)",
+            each(&|t| t.end_to_end.map_or_else(|| format!("timed out ({})", secs(t.measured_for)), secs)),
+            none(),
+        );
+        row(
+            "end-to-end jobs/s",
+            each(&|t| format!("{:.1}", t.end_to_end_jobs_per_sec())),
+            format!("{raw_jobs_per_sec:.0} (same sizes)"),
+        );
+        row(
+            "delivered msgs/s",
+            each(&|t| format!("{:.0}", t.messages_per_sec())),
+            format!("{:.0} (original size)", raw.original.per_sec),
+        );
+        row(
+            "  ÷ raw rate (original size)",
+            each(&|t| format!("{:.2}", t.messages_per_sec() / raw.original.per_sec)),
+            none(),
+        );
+        println!("  CPU per job (share of {cores} cores):");
+        row("  sealmail, all nodes", each(&|t| per_job(t, Some(t.cpu.server))), none());
+        row("  PostgreSQL, all processes", each(&|t| per_job(t, t.cpu.postgres)), none());
+        row("  clamd", each(&|t| per_job(t, t.cpu.clamd)), none());
+        row(
+            "  smtp-sink",
+            each(&|t| per_job(t, Some(t.cpu.sink))),
+            format!("{} ({:.0} %)", ms(raw_sink_per_job), raw_share(raw.original.sink_cpu)),
+        );
+        row(
+            "  client (load-bench / smtp-source)",
+            each(&|t| per_job(t, Some(t.cpu.client))),
+            format!("{} ({:.0} %)", ms(raw_source_per_job), raw_share(raw.original.source_cpu)),
+        );
+        row("  all processes", each(&|t| per_job(t, Some(t.cpu.all()))), none());
+        row(
+            &format!("CPU-bound ceiling ({cores} cores)"),
+            each(&|t| {
+                let per_job = t.cpu.all().as_secs_f64() / f64::from(t.jobs_delivered());
+                format!("{:.0} jobs/s", cores as f64 / per_job)
+            }),
+            none(),
+        );
+        row(
+            "machine busy (wall)",
+            each(&|t| format!("{:.0} % ({})", t.cpu.machine_busy_percent, secs(t.cpu.wall))),
+            none(),
+        );
+        row(
+            "sealmail peak RSS (largest node)",
+            each(&|t| t.server_peak_rss_kib.map_or_else(none, |k| format!("{} MiB", k / 1024))),
+            none(),
+        );
+        for t in &runs {
+            if !t.refused.is_empty() {
+                println!("  {}: refused{}", t.setup.label(), refusals(&t.refused));
+            }
+        }
     }
 }
 

@@ -1,18 +1,21 @@
 //! Real neighbours for the integration tests, started and stopped by the tests themselves on
 //! `127.0.0.1`: a scriptable SMTP server ([`smtp`]), a throwaway TLS CA ([`tls`]), a ClamAV
-//! daemon with test signatures ([`clamd`]), an HTTP callback receiver ([`receiver`]), the
-//! sealmail server itself as a process ([`server`]), Debian's Chromium driven by
-//! playwright-core under Node.js ([`browser`]), plus small helpers (free ports, and
-//! third-party Python checkers: pyzipper, the Standard Webhooks verifier, a JSON Schema
-//! validator).
+//! daemon with test signatures ([`clamd`]), a DNS server (dnsmasq, [`dns`]), an HTTP callback
+//! receiver ([`receiver`]), the sealmail server itself as a process ([`server`]), Debian's
+//! Chromium driven by playwright-core under Node.js ([`browser`]), plus small helpers (free
+//! ports, and third-party Python checkers: pyzipper, the Standard Webhooks verifier, a JSON
+//! Schema validator).
 //!
 //! Nothing here may outlive its test: every server stops when its handle is dropped, and
 //! files live in temporary directories.
 
 pub mod browser;
 pub mod clamd;
+pub mod dns;
 pub mod jobs;
+pub mod postgres;
 pub mod receiver;
+pub mod report;
 pub mod server;
 pub mod smtp;
 pub mod strict_mime;
@@ -26,6 +29,7 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 
 pub use clamd::{Clamd, EICAR, Signatures};
+pub use dns::{DnsRecord, DnsServer};
 pub use receiver::{Headers, ReceivedRequest, Receiver, Reply};
 pub use server::{ACCOUNT, OTHER_ACCOUNT, Sealmail, wait_ready};
 pub use smtp::{CommandLine, RcptRule, ReceivedMail, SmtpServer, SmtpServerConfig};

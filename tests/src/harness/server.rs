@@ -1,13 +1,18 @@
 //! The sealmail server as a separate process, as users run it: a temporary data directory,
 //! a generated configuration, `sealmail serve --config`, readiness polled on `/readyz`,
 //! and SIGKILL / restart for the crash tests. Logs go to files at trace level, so tests
-//! can search them (e.g. for secrets that must never appear).
+//! can search them (e.g. for secrets that must never appear). With
+//! `SEALMAIL_TEST_DATABASE=postgres` every server runs on a fresh database of the harness's
+//! PostgreSQL cluster; [`Sealmail::start_on`] starts several nodes on one database.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+
+use super::postgres::Database;
 
 /// The test account (name, secret).
 pub const ACCOUNT: (&str, &str) = ("acme", "acme-secret-0123456789abcdef0123456789");
@@ -61,9 +66,25 @@ pub async fn wait_ready(
     }
 }
 
+/// The `storage_key` of test servers on PostgreSQL (required there): 32 bytes, base64.
+pub const TEST_STORAGE_KEY: &str = "c2VhbG1haWwtdGVzdC1zdG9yYWdlLWtleS0zMmJ5dGU=";
+
+/// The store test servers use: `SEALMAIL_TEST_DATABASE=postgres` runs them on a fresh
+/// database of the harness's PostgreSQL cluster ([`super::postgres`]), anything else (or
+/// nothing) on the default SQLite file in the data directory.
+async fn test_database() -> Option<Arc<Database>> {
+    match std::env::var("SEALMAIL_TEST_DATABASE").as_deref() {
+        Ok("postgres") => Some(Arc::new(super::postgres::create_database().await)),
+        Ok("sqlite" | "") | Err(_) => None,
+        Ok(other) => panic!("SEALMAIL_TEST_DATABASE={other:?}: use postgres or sqlite"),
+    }
+}
+
 /// A running sealmail server. Drop kills it.
 pub struct Sealmail {
     dir: tempfile::TempDir,
+    /// Its PostgreSQL database, if on PostgreSQL (kept for restarts; dropped after the kill).
+    database: Option<Arc<Database>>,
     port: u16,
     child: Option<Child>,
     starts: u32,
@@ -83,13 +104,48 @@ impl Sealmail {
     /// [`ACCOUNT`] (after its `customer_no`), e.g. `webhook_secrets = ["whsec_…"]` or a
     /// default `callback = { url = "…" }`.
     pub async fn start_with_account(extra_toml: &str, acme_toml: &str) -> Self {
+        Self::launch(extra_toml, acme_toml, test_database().await, None).await
+    }
+
+    /// Like [`Sealmail::start`] (on SQLite), on a data directory that starts as a copy of the
+    /// files in `seed`: a database and storage key left by another run or release.
+    pub async fn start_seeded(extra_toml: &str, seed: &std::path::Path) -> Self {
+        Self::launch(extra_toml, "", None, Some(seed)).await
+    }
+
+    /// Like [`Sealmail::start`], on `database`, which other servers may share: one node of
+    /// several (each with its own data directory, all with [`TEST_STORAGE_KEY`]).
+    pub async fn start_on(database: Arc<Database>, extra_toml: &str) -> Self {
+        Self::launch(extra_toml, "", Some(database), None).await
+    }
+
+    async fn launch(
+        extra_toml: &str,
+        acme_toml: &str,
+        database: Option<Arc<Database>>,
+        seed: Option<&std::path::Path>,
+    ) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
+        if let Some(seed) = seed {
+            let data = dir.path().join("data");
+            std::fs::create_dir_all(&data).expect("data dir");
+            for entry in std::fs::read_dir(seed).unwrap_or_else(|e| panic!("{}: {e}", seed.display())) {
+                let entry = entry.expect("a seed file");
+                if entry.path().is_file() {
+                    std::fs::copy(entry.path(), data.join(entry.file_name())).expect("copying a seed file");
+                }
+            }
+        }
         let port = super::free_port();
+        let store_toml = database
+            .as_ref()
+            .map(|d| format!("database_url = \"{}\"\nstorage_key = \"{TEST_STORAGE_KEY}\"\n", d.url))
+            .unwrap_or_default();
         let config = format!(
             r#"listen = "127.0.0.1:{port}"
 data_dir = "{data}"
 message_id_domain = "sealmail.test"
-{extra_toml}
+{store_toml}{extra_toml}
 
 [[accounts]]
 name = "{a}"
@@ -115,6 +171,7 @@ secret = "{b_secret}"
         std::fs::write(dir.path().join("sealmail.toml"), config).expect("write config");
         let mut server = Self {
             dir,
+            database,
             port,
             child: None,
             starts: 0,
@@ -135,6 +192,12 @@ secret = "{b_secret}"
         self.dir.path().join("data")
     }
 
+    /// Its PostgreSQL database, when `SEALMAIL_TEST_DATABASE=postgres` (else it runs on the
+    /// SQLite file `sealmail.db` in [`Sealmail::data_dir`]).
+    pub fn database(&self) -> Option<&Database> {
+        self.database.as_deref()
+    }
+
     async fn spawn(&mut self) {
         self.starts += 1;
         let log = |name: &str| {
@@ -144,6 +207,8 @@ secret = "{b_secret}"
             .args(["serve", "--config"])
             .arg(self.config_path())
             .env("SEALMAIL_LOG", "trace")
+            // The harness's own switch, not a configuration key (`SEALMAIL_*` are).
+            .env_remove("SEALMAIL_TEST_DATABASE")
             .env("SEALMAIL_CACHE_DIR", shared_cache_dir())
             .stdin(Stdio::null())
             .stdout(log("stdout.log"))
@@ -216,6 +281,26 @@ secret = "{b_secret}"
         let (status, body, _) = self.submit_raw(ACCOUNT, serde_json::to_vec(job).unwrap(), &[]).await;
         assert_eq!(status, 202, "submission refused: {body}");
         body["jobId"].as_str().expect("jobId").to_owned()
+    }
+
+    /// `method path` (e.g. `/rest/v1/suppressions`) as `account`: status code, headers and
+    /// JSON body (`Null` when there is none).
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        account: (&str, &str),
+    ) -> (u16, reqwest::header::HeaderMap, Value) {
+        let response = self
+            .client
+            .request(method.clone(), format!("{}{path}", self.base_url))
+            .basic_auth(account.0, Some(account.1))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        (status, headers, response.json().await.unwrap_or(Value::Null))
     }
 
     /// `GET /rest/v1/jobs/{id}` as `account`: status code and body.

@@ -4,9 +4,9 @@
 //! (RFC 4954). Per-recipient replies are scripted with [`RcptRule`]s so tests can produce
 //! deferrals (4xx) and bounces (5xx); every accepted message and every command line is recorded.
 //!
-//! It listens on `127.0.0.1` only, never relays or stores anything on disk, and stops when
-//! dropped. Lines are bounded (64 KiB) and messages too (64 MiB), so a misbehaving client
-//! cannot exhaust the test machine.
+//! It listens on loopback addresses only (`127.0.0.1` unless told another), never relays or
+//! stores anything on disk, and stops when dropped. Lines are bounded (64 KiB) and messages
+//! too (64 MiB), so a misbehaving client cannot exhaust the test machine.
 
 use std::collections::HashMap;
 use std::io;
@@ -103,6 +103,7 @@ pub struct CommandLine {
 
 /// A running server; dropping it stops it and closes every connection.
 pub struct SmtpServer {
+    ip: std::net::IpAddr,
     port: u16,
     shared: Arc<Shared>,
     accept: Option<JoinHandle<()>>,
@@ -136,13 +137,19 @@ impl Shared {
 impl SmtpServer {
     /// Starts a server on `127.0.0.1:0`.
     pub async fn start(config: SmtpServerConfig) -> SmtpServer {
+        Self::start_at(std::net::Ipv4Addr::LOCALHOST.into(), 0, config).await
+    }
+
+    /// Starts a server on `ip:port` (port 0: any), e.g. one of several MX hosts on distinct
+    /// loopback addresses (`127.0.0.2`, … all reach `lo` on Linux) sharing one port.
+    pub async fn start_at(ip: std::net::IpAddr, port: u16, config: SmtpServerConfig) -> SmtpServer {
         let acceptor = config.tls.as_ref().map(|id| TlsAcceptor::from(id.server_config()));
         let shared =
             Arc::new(Shared { config, acceptor, log: Mutex::new(Log::default()), accepted: watch::Sender::new(0) });
-        let listener = TcpListener::bind(("127.0.0.1", 0)).await.expect("binding 127.0.0.1:0");
+        let listener = TcpListener::bind((ip, port)).await.unwrap_or_else(|e| panic!("binding {ip}:{port}: {e}"));
         let port = listener.local_addr().expect("bound").port();
         let accept = Some(tokio::spawn(accept_loop(listener, Arc::clone(&shared))));
-        SmtpServer { port, shared, accept }
+        SmtpServer { ip, port, shared, accept }
     }
 
     /// The port it listens on.
@@ -181,7 +188,7 @@ impl SmtpServer {
     /// Listens again on the same port, with the same configuration and records.
     pub async fn restart(&mut self) {
         self.stop().await;
-        let listener = TcpListener::bind(("127.0.0.1", self.port)).await.expect("rebinding the same port");
+        let listener = TcpListener::bind((self.ip, self.port)).await.expect("rebinding the same port");
         self.accept = Some(tokio::spawn(accept_loop(listener, Arc::clone(&self.shared))));
     }
 }

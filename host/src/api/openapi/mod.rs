@@ -35,7 +35,7 @@ pub const BASIC_AUTH: &str = "basicAuth";
             the Retarus Transactional Email JobRequest format. Jobs are processed asynchronously: \
             `POST /rest/v1/jobs` answers `202` once the job is stored durably; \
             `GET /rest/v1/jobs/{jobId}` reports its progress, and a callback endpoint receives \
-            every event (see `webhooks`). The job routes authenticate with HTTP Basic (account \
+            every event (see `webhooks`). The job and suppression routes authenticate with HTTP Basic (account \
             name and secret); every other route is public. Any path not listed here answers `404` \
             with `{\"code\":\"NOT_FOUND\",\"message\":\"no such resource\"}`.",
         license(name = "Apache-2.0", identifier = "Apache-2.0"),
@@ -43,6 +43,8 @@ pub const BASIC_AUTH: &str = "basicAuth";
     modifiers(&Completion),
     tags(
         (name = "jobs", description = "Submitting jobs and following them (HTTP Basic)."),
+        (name = "suppressions", description = "The account's suppression list: addresses that bounced \
+            and are not sent to for a while (HTTP Basic)."),
         (name = "health", description = "Liveness and readiness for orchestrators."),
         (name = "preview", description = "The browser encryption preview: files are sealed and \
             requests validated in the browser, by the component compiled to JavaScript; nothing \
@@ -186,14 +188,18 @@ mod tests {
             v
         };
         let expected: Vec<(String, String)> = [
+            ("delete", "/rest/v1/suppressions/{email}"),
             ("get", "/docs"),
             ("get", "/healthz"),
+            ("get", "/metrics"),
             ("get", "/openapi.json"),
             ("get", "/preview"),
             ("get", "/preview/"),
             ("get", "/preview/{*path}"),
             ("get", "/readyz"),
             ("get", "/rest/v1/jobs/{jobId}"),
+            ("get", "/rest/v1/suppressions"),
+            ("get", "/rest/v1/suppressions/{email}"),
             ("post", "/rest/v1/jobs"),
         ]
         .iter()

@@ -332,6 +332,8 @@ pub struct JobEvent {
 #[derive(ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum EventPhase {
+    /// Before processing: a recipient dropped because of the suppression list.
+    PreProcess,
     /// Scanning, sealing, rendering.
     Process,
     /// Delivery.
@@ -388,6 +390,10 @@ pub enum EventSubType {
     VirusDetected,
     /// The job could not be processed.
     ProcessingFailed,
+    /// The address bounced before and is on the account's suppression list.
+    PreviouslyBounced,
+    /// The account put the address on its suppression list.
+    Suppressed,
     /// Delivered, or the password mail was delivered.
     Ok,
     /// Deferred, or still undelivered after the queue lifetime.
@@ -478,4 +484,46 @@ pub enum NotReadyStatus {
     /// The store or a scanner does not answer.
     #[serde(rename = "not ready")]
     NotReady,
+}
+
+/// An entry of the account's suppression list.
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SuppressionEntry {
+    /// The address, lower-cased (entries match addresses case-insensitively).
+    #[schema(example = "bob@example.org")]
+    pub email: String,
+    /// `HARD_BOUNCE` (a permanent refusal; listed for `hard_bounce_days`, default 45) or
+    /// `SOFT_BOUNCE` (expired undelivered; listed for `soft_bounce_hours`, default 24).
+    pub reason: SuppressionReason,
+    /// What the receiving side said, or why the message expired.
+    #[schema(example = "550 5.1.1 <bob@example.org>: Recipient address rejected")]
+    pub detail: String,
+    /// The job whose message bounced.
+    #[schema(format = "uuid")]
+    pub job_id: String,
+    /// When the address was listed (RFC 3339, UTC, milliseconds).
+    #[schema(format = "date-time")]
+    pub created_ts: String,
+    /// Until when it stays listed.
+    #[schema(format = "date-time")]
+    pub until_ts: String,
+}
+
+/// Why an address is listed.
+#[derive(ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum SuppressionReason {
+    /// A permanent refusal.
+    HardBounce,
+    /// Expired undelivered.
+    SoftBounce,
+}
+
+/// The account's suppression list.
+#[derive(ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SuppressionList {
+    /// The entries in force, by address.
+    pub suppressions: Vec<SuppressionEntry>,
 }

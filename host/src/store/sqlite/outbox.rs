@@ -11,24 +11,6 @@ use super::{event_row, execute, query_row};
 use crate::store::codes::DbName;
 use crate::store::{Effects, NotificationState, PostOutcome, PostState, StoreError, StoredEvent};
 
-/// The database names of [`PostState`].
-fn state_to_db(state: PostState) -> &'static str {
-    match state {
-        PostState::Pending => "pending",
-        PostState::Delivered => "delivered",
-        PostState::Failed => "failed",
-    }
-}
-
-fn state_from_db(text: &str) -> Result<PostState, StoreError> {
-    match text {
-        "pending" => Ok(PostState::Pending),
-        "delivered" => Ok(PostState::Delivered),
-        "failed" => Ok(PostState::Failed),
-        other => Err(StoreError::Database(format!("unknown post state {other:?} in the database"))),
-    }
-}
-
 /// Inserts `effects.events` for `job_id` and, when the job has a callback setup, their
 /// posts: the events in call order, at most `per_post` to a post.
 pub(super) fn insert_events(
@@ -131,7 +113,7 @@ pub(super) fn commit(conn: &Connection, id: i64, now_ms: u64, outcome: &PostOutc
         "UPDATE callback_posts SET state = ?2, tries = tries + 1, next_ms = COALESCE(?3, next_ms), last_status = ?4,
              last_error = ?5, lease_owner = NULL, lease_until = NULL, updated_ms = ?6
          WHERE id = ?1 RETURNING job_id",
-        params![id, state_to_db(state), next_ms.map(|t| t as i64), http_status, error, now_ms as i64],
+        params![id, state.to_db(), next_ms.map(|t| t as i64), http_status, error, now_ms as i64],
         |r| r.get(0),
     )
     .optional()?;
@@ -158,7 +140,8 @@ pub(super) fn next_due(conn: &Connection) -> Result<Option<u64>, StoreError> {
 pub(super) fn notification(row: &rusqlite::Row<'_>, first: usize) -> Result<Option<NotificationState>, StoreError> {
     let Some(state) = row.get::<_, Option<String>>(first)? else { return Ok(None) };
     Ok(Some(NotificationState {
-        state: state_from_db(&state)?,
+        state: PostState::from_db(&state)
+            .ok_or_else(|| StoreError::Database(format!("unknown post state {state:?} in the database")))?,
         tries: row.get(first + 1)?,
         http_status: row.get(first + 2)?,
         error: row.get(first + 3)?,
