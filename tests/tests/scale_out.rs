@@ -176,6 +176,9 @@ fn refused_start(database_url: &str, storage_key: Option<&str>) -> String {
     let mut child = std::process::Command::new(sealmail_tests::harness::server::binary())
         .args(["serve", "--config"])
         .arg(dir.path().join("sealmail.toml"))
+        // The tests' switches are not configuration keys (see harness::server).
+        .env_remove("SEALMAIL_TEST_DATABASE")
+        .env_remove("SEALMAIL_FAULT_PROFILE")
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())

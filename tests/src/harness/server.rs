@@ -207,8 +207,10 @@ secret = "{b_secret}"
             .args(["serve", "--config"])
             .arg(self.config_path())
             .env("SEALMAIL_LOG", "trace")
-            // The harness's own switch, not a configuration key (`SEALMAIL_*` are).
+            // The tests' own switches look like configuration overrides (`SEALMAIL_*`) to the
+            // server, which refuses unknown keys.
             .env_remove("SEALMAIL_TEST_DATABASE")
+            .env_remove("SEALMAIL_FAULT_PROFILE")
             .env("SEALMAIL_CACHE_DIR", shared_cache_dir())
             .stdin(Stdio::null())
             .stdout(log("stdout.log"))
