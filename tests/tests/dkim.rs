@@ -89,6 +89,8 @@ fn signed_headers(mail: &ReceivedMail) -> Vec<String> {
 fn secure_job(from: &str, archive: &str) -> Value {
     let mut job = jobs::secure_statement("Your statement", archive, &["max@rcpt.test".to_owned()]);
     job["mail"]["from"]["email"] = Value::String(from.to_owned());
+    // An https address adds List-Unsubscribe-Post (RFC 8058): both must be signed.
+    job["mail"]["listUnsubscribe"] = Value::String("https://sender.example/unsubscribe?u=max".to_owned());
     job
 }
 
@@ -112,6 +114,9 @@ async fn original_and_password_mail_verify_with_dkimpy() {
     let password_mails =
         mails.iter().filter(|m| String::from_utf8_lossy(&m.data).contains("\r\nSubject: Password for: "));
     assert_eq!(password_mails.count(), 1, "one original and one password mail");
+    let unsubscribable =
+        mails.iter().filter(|m| String::from_utf8_lossy(&m.data).contains("\r\nList-Unsubscribe-Post: "));
+    assert!(unsubscribable.count() >= 1, "the original carries List-Unsubscribe(-Post)");
     for mail in &mails {
         let text = String::from_utf8_lossy(&mail.data);
         assert!(
@@ -125,6 +130,11 @@ async fn original_and_password_mail_verify_with_dkimpy() {
         let signed = signed_headers(mail);
         for name in ["from", "subject", "date", "message-id", "to", "mime-version", "content-type"] {
             assert!(signed.iter().any(|h| h == name), "{name} not signed: {signed:?}");
+        }
+        if text.contains("\r\nList-Unsubscribe-Post: ") {
+            for name in ["list-unsubscribe", "list-unsubscribe-post"] {
+                assert!(signed.iter().any(|h| h == name), "{name} not signed: {signed:?}");
+            }
         }
 
         // The check can fail: one changed header and the signature no longer holds.
