@@ -98,7 +98,6 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     if lock.is_some() {
         store.release_leases().await?;
     }
-    let store_dyn: Arc<dyn Store> = store.clone();
 
     let transport = Transport::from_config(&config.transport())?;
     let dkim = crate::dkim::DkimSigners::from_config(&config.dkim)?;
@@ -115,7 +114,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     );
     let service =
         ServiceRuntime::new(runtime_config).map_err(|e| anyhow::anyhow!("cannot load the service component: {e:#}"))?;
-    let accounts = Accounts::new(key.derive(accounts::KEY_PURPOSE), &config.accounts, store_dyn.clone());
+    let accounts = Accounts::new(key.derive(accounts::KEY_PURPOSE), &config.accounts, store.clone());
     let callback_policy = config.callbacks.address_policy();
     let account_callbacks = accounts::callback_settings(&config.accounts)?;
     for (name, settings) in &account_callbacks {
@@ -157,7 +156,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     bounces_banner(verp.as_ref(), dsn_address)?;
 
     let services = Arc::new(Services {
-        store: store_dyn.clone(),
+        store: store.clone(),
         transport,
         dkim,
         scanners: scanners.clone(),
@@ -191,7 +190,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     if let (Some(dsn_listener), Some(verp)) = (dsn_listener, verp) {
         let receiver = crate::bounces::listener::BounceListener::new(
             verp,
-            store_dyn.clone(),
+            store.clone(),
             config.suppression.clone(),
             events.clone(),
             config.bounces.max_message_bytes,
@@ -200,7 +199,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         Arc::new(receiver).spawn(dsn_listener, stopped.clone());
     }
     let dispatcher = Arc::new(Dispatcher {
-        store: store_dyn.clone(),
+        store: store.clone(),
         poster,
         retry: config.callbacks.retry_policy(),
         secrets: account_callbacks.iter().map(|(name, s)| (name.clone(), s.secrets.clone())).collect(),
@@ -213,7 +212,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
 
     let app = crate::api::router(Arc::new(crate::api::AppState {
         library,
-        store: store_dyn,
+        store,
         accounts,
         limits,
         unfinished,

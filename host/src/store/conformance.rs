@@ -44,7 +44,8 @@ pub async fn run_all(open: impl AsyncFn(usize) -> Arc<dyn Store>) {
     super::lists_conformance::a_late_bounce_turns_a_delivery_into_a_hard_bounce_once(&*open(100).await).await;
 }
 
-fn job(id: &str, idempotency: Option<(&str, u8)>) -> NewJob {
+/// A secure job of account `acme` to a@ (To) and b@ (Bcc), accepted at 1,000 ms.
+pub(crate) fn job(id: &str, idempotency: Option<(&str, u8)>) -> NewJob {
     NewJob {
         id: id.into(),
         account: "acme".into(),

@@ -327,6 +327,38 @@ pub struct ClaimedPost {
     pub events: Vec<PostEvent>,
 }
 
+/// A claimed post as a store reads it: the job's callback setup still sealed, so that it is
+/// opened outside the store's transaction (and, in SQLite, outside the writer thread).
+pub(crate) struct RawPost {
+    pub(crate) id: i64,
+    pub(crate) job_id: String,
+    pub(crate) account: String,
+    pub(crate) received_ms: u64,
+    pub(crate) tries: u32,
+    pub(crate) sealed_setup: Vec<u8>,
+    pub(crate) events: Vec<(StoredEvent, Option<String>)>,
+}
+
+impl RawPost {
+    /// Opens the callback setup. A setup that cannot be opened keeps the post's lease until
+    /// it runs out; the dispatcher logs the error each time.
+    pub(crate) fn open(self, key: &at_rest::AtRestKey) -> Result<ClaimedPost, StoreError> {
+        let json = key.open(&format!("callbacks:{}", self.job_id), &self.sealed_setup)?;
+        let setup = serde_json::from_slice(&json).map_err(|e| {
+            StoreError::Database(format!("the callback setup of job {} is unreadable: {e}", self.job_id))
+        })?;
+        Ok(ClaimedPost {
+            id: self.id,
+            job_id: self.job_id,
+            account: self.account,
+            received_ms: self.received_ms,
+            tries: self.tries,
+            setup,
+            events: self.events.into_iter().map(|(event, reference)| PostEvent { event, reference }).collect(),
+        })
+    }
+}
+
 /// The result of one try of a post.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PostOutcome {

@@ -41,7 +41,7 @@ use super::at_rest::AtRestKey;
 use super::codes::DbName;
 use super::{
     ClaimedJob, ClaimedMessage, ClaimedPost, DeliveryDecision, DeliveryStatus, Effects, JobStatus, MessageKind, NewJob,
-    PasswordState, PostEvent, PostOutcome, RecipientStatus, RecipientUpdate, Role, SealedEffects, StartDecision, Store,
+    PasswordState, PostOutcome, RecipientStatus, RecipientUpdate, Role, SealedEffects, StartDecision, Store,
     StoreError, StoredAccount, StoredEvent, Submitted, Suppression, Work,
 };
 
@@ -778,21 +778,7 @@ impl Store for PostgresStore {
         let client = self.pool.get().await?;
         let Some(raw) = outbox::claim(&client, owner, now_ms, lease_ms).await? else { return Ok(None) };
         drop(client);
-        // A setup that cannot be opened keeps the lease until it runs out; the dispatcher
-        // logs the error each time.
-        let json = self.key.open(&format!("callbacks:{}", raw.job_id), &raw.sealed_setup)?;
-        let setup = serde_json::from_slice(&json).map_err(|e| {
-            StoreError::Database(format!("the callback setup of job {} is unreadable: {e}", raw.job_id))
-        })?;
-        Ok(Some(ClaimedPost {
-            id: raw.id,
-            job_id: raw.job_id,
-            account: raw.account,
-            received_ms: raw.received_ms,
-            tries: raw.tries,
-            setup,
-            events: raw.events.into_iter().map(|(event, reference)| PostEvent { event, reference }).collect(),
-        }))
+        raw.open(&self.key).map(Some)
     }
 
     async fn commit_post(&self, post_id: i64, now_ms: u64, outcome: PostOutcome) -> Result<(), StoreError> {

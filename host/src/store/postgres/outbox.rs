@@ -12,7 +12,7 @@ use tokio_postgres::Row;
 
 use super::{event_row, lock_job};
 use crate::store::codes::DbName;
-use crate::store::{Effects, NotificationState, PostOutcome, PostState, StoreError, StoredEvent};
+use crate::store::{Effects, NotificationState, PostOutcome, PostState, RawPost, StoreError};
 
 /// Inserts `effects.events` for `job_id` and, when the job has a callback setup, their
 /// posts: the events in call order, at most `per_post` to a post. The caller holds the
@@ -55,17 +55,6 @@ pub(super) async fn insert_events(
         }
     }
     Ok(())
-}
-
-/// A claimed post as stored: the callback setup still sealed.
-pub(super) struct RawPost {
-    pub id: i64,
-    pub job_id: String,
-    pub account: String,
-    pub received_ms: u64,
-    pub tries: u32,
-    pub sealed_setup: Vec<u8>,
-    pub events: Vec<(StoredEvent, Option<String>)>,
 }
 
 /// Claims the most overdue post whose job has no earlier post pending. `SKIP LOCKED`: a

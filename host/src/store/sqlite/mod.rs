@@ -33,8 +33,8 @@ use super::at_rest::AtRestKey;
 use super::codes::DbName;
 use super::{
     ClaimedJob, ClaimedMessage, ClaimedPost, DeliveryDecision, DeliveryStatus, Effects, JobStatus, LateBounce,
-    LateBounceOutcome, MessageKind, NewJob, PasswordState, PostEvent, PostOutcome, RecipientStatus, Role,
-    SealedEffects, StartDecision, Store, StoreError, StoredAccount, StoredEvent, Submitted, Suppression, Work,
+    LateBounceOutcome, MessageKind, NewJob, PasswordState, PostOutcome, RecipientStatus, Role, SealedEffects,
+    StartDecision, Store, StoreError, StoredAccount, StoredEvent, Submitted, Suppression, Work,
 };
 
 /// Schema migrations, applied in order at start-up; `PRAGMA user_version` records how many
@@ -936,21 +936,7 @@ impl Store for SqliteStore {
         let Some(raw) = self.write_relaxed(move |conn| outbox::claim(conn, &owner, now_ms, lease_ms)).await? else {
             return Ok(None);
         };
-        // Opened here, outside the writer. A setup that cannot be opened keeps the lease
-        // until it runs out; the dispatcher logs the error each time.
-        let json = self.inner.key.open(&format!("callbacks:{}", raw.job_id), &raw.sealed_setup)?;
-        let setup = serde_json::from_slice(&json).map_err(|e| {
-            StoreError::Database(format!("the callback setup of job {} is unreadable: {e}", raw.job_id))
-        })?;
-        Ok(Some(ClaimedPost {
-            id: raw.id,
-            job_id: raw.job_id,
-            account: raw.account,
-            received_ms: raw.received_ms,
-            tries: raw.tries,
-            setup,
-            events: raw.events.into_iter().map(|(event, reference)| PostEvent { event, reference }).collect(),
-        }))
+        raw.open(&self.inner.key).map(Some)
     }
 
     async fn commit_post(&self, post_id: i64, now_ms: u64, outcome: PostOutcome) -> Result<(), StoreError> {
@@ -992,27 +978,10 @@ mod tests {
     //! refusing a newer schema. The `Store` contract itself is `store::conformance`, run here
     //! and on PostgreSQL.
     use super::*;
-    use crate::store::NewRecipient;
+    use crate::store::conformance::job;
 
     fn store(dir: &Path) -> SqliteStore {
         SqliteStore::open(&dir.join("t.db"), AtRestKey::from_bytes([3; 32])).unwrap()
-    }
-
-    fn job(id: &str, idempotency: Option<(&str, u8)>) -> NewJob {
-        NewJob {
-            id: id.into(),
-            account: "acme".into(),
-            received_ms: 1_000,
-            request: b"{\"secret\":\"request body\"}".to_vec(),
-            recipients: vec![
-                NewRecipient { block: 0, address: "a@x.example".into(), role: Role::To, reference: Some("r1".into()) },
-                NewRecipient { block: 0, address: "b@x.example".into(), role: Role::Bcc, reference: None },
-            ],
-            secure: true,
-            idempotency: idempotency.map(|(k, b)| (k.to_owned(), [b; 32])),
-            callbacks: None,
-            recipients_per_hour: None,
-        }
     }
 
     #[tokio::test]

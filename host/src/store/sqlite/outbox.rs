@@ -9,7 +9,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{event_row, execute, query_row};
 use crate::store::codes::DbName;
-use crate::store::{Effects, NotificationState, PostOutcome, PostState, StoreError, StoredEvent};
+use crate::store::{Effects, NotificationState, PostOutcome, PostState, RawPost, StoreError};
 
 /// Inserts `effects.events` for `job_id` and, when the job has a callback setup, their
 /// posts: the events in call order, at most `per_post` to a post.
@@ -47,17 +47,6 @@ pub(super) fn insert_events(
         }
     }
     Ok(())
-}
-
-/// A claimed post as stored: the callback setup still sealed (opened outside the writer).
-pub(super) struct RawPost {
-    pub id: i64,
-    pub job_id: String,
-    pub account: String,
-    pub received_ms: u64,
-    pub tries: u32,
-    pub sealed_setup: Vec<u8>,
-    pub events: Vec<(StoredEvent, Option<String>)>,
 }
 
 /// Claims the most overdue post whose job has no earlier post pending.
