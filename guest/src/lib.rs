@@ -8,6 +8,9 @@
 #![warn(missing_docs)]
 
 pub mod archive;
+#[cfg(not(target_arch = "wasm32"))]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod mime;
 pub mod password;
 pub mod request;

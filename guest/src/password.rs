@@ -78,7 +78,8 @@ pub fn uniform_index<R: RngCore + ?Sized>(rng: &mut R, n: u8) -> u8 {
 /// letter, a lower-case letter or a digit is redrawn whole. Redrawing whole (rather than
 /// patching one position) keeps the result uniform over all passwords that have every class.
 pub fn generate<R: RngCore + CryptoRng + ?Sized>(rng: &mut R, strength: PasswordStrength) -> String {
-    let mut chars = vec![0u8; strength.length()];
+    // Wiped when dropped: the drafts redrawn and the buffer the password is copied from.
+    let mut chars = zeroize::Zeroizing::new(vec![0u8; strength.length()]);
     loop {
         for c in chars.iter_mut() {
             *c = ALPHABET[usize::from(uniform_index(rng, ALPHABET.len() as u8))];

@@ -34,6 +34,9 @@ pub struct Account {
 #[derive(Clone)]
 pub struct Accounts {
     key: [u8; 32],
+    /// The subkeys of `previous_storage_keys`: accounts stored before a storage-key rotation
+    /// were hashed with one of them (docs/service.md, "Storage key and rotation").
+    previous: Arc<Vec<[u8; 32]>>,
     configured: Arc<HashMap<String, StoredAccount>>,
     store: Arc<dyn Store>,
 }
@@ -48,7 +51,13 @@ impl Accounts {
                 StoredAccount { secret_hash: mac(&key, &a.secret), customer_no: a.customer_no.clone() },
             );
         }
-        Self { key, configured: Arc::new(map), store }
+        Self { key, previous: Arc::new(Vec::new()), configured: Arc::new(map), store }
+    }
+
+    /// Also accepts stored accounts hashed under `previous` keys (during a rotation).
+    pub fn with_previous_keys(mut self, previous: Vec<[u8; 32]>) -> Self {
+        self.previous = Arc::new(previous);
+        self
     }
 
     /// How many accounts the configuration file defines.
@@ -71,7 +80,14 @@ impl Accounts {
         check.update(secret.as_bytes());
         // Unknown names are checked against a dummy MAC, so both paths cost the same.
         let expected = stored.as_ref().map_or([0u8; 32], |a| a.secret_hash);
-        let ok = check.verify_slice(&expected).is_ok();
+        let mut ok = check.verify_slice(&expected).is_ok();
+        if !ok && stored.is_some() && !self.configured.contains_key(name) {
+            ok = self.previous.iter().any(|key| {
+                let mut check = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length");
+                check.update(secret.as_bytes());
+                check.verify_slice(&expected).is_ok()
+            });
+        }
         Ok(match stored {
             Some(a) if ok => Some(Account { name: name.to_owned(), customer_no: a.customer_no }),
             _ => None,
@@ -197,6 +213,26 @@ mod tests {
         assert!(s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
         assert_ne!(s, generate_secret());
         assert!(valid_name("acme-prod") && !valid_name("a:b") && !valid_name(""));
+    }
+
+    #[tokio::test]
+    async fn stored_accounts_authenticate_with_a_previous_storage_key_while_it_is_listed() {
+        let dir = tempfile::tempdir().unwrap();
+        let (old, new) = ([1u8; 32], [2u8; 32]);
+        let store: Arc<dyn Store> = Arc::new(
+            crate::store::sqlite::SqliteStore::open(
+                &dir.path().join("t.db"),
+                crate::store::at_rest::AtRestKey::from_bytes([0; 32]),
+            )
+            .unwrap(),
+        );
+        let before = Accounts::new(old, &[], store.clone());
+        store.add_account("added", before.hash("the-secret"), None).await.unwrap();
+        let after = Accounts::new(new, &[], store.clone());
+        assert_eq!(after.authenticate("added", "the-secret").await.unwrap(), None, "the old key is gone");
+        let rotating = after.with_previous_keys(vec![old]);
+        assert!(rotating.authenticate("added", "the-secret").await.unwrap().is_some());
+        assert_eq!(rotating.authenticate("added", "wrong").await.unwrap(), None);
     }
 
     fn account(secrets: &[&str], callback: Option<crate::config::EndpointConfig>) -> AccountConfig {

@@ -46,6 +46,9 @@ pub struct Config {
     /// Where the REST API listens.
     #[serde(default = "default_listen")]
     pub listen: SocketAddr,
+    /// The API's TLS and its bounds on slow clients and connections.
+    #[serde(default)]
+    pub api: crate::api::serve::ApiConfig,
     /// Directory for the SQLite database, the generated keys and the default outbox.
     #[serde(default = "default_data_dir")]
     pub data_dir: PathBuf,
@@ -56,6 +59,10 @@ pub struct Config {
     /// Default with SQLite: generated on first start into `<data_dir>/storage.key` (mode
     /// 0600). Required with PostgreSQL: every node must have the same one.
     pub storage_key: Option<String>,
+    /// Keys that were `storage_key` before a rotation (base64): they only decrypt, until
+    /// `sealmail rotate-key` has re-sealed everything under `storage_key`.
+    #[serde(default)]
+    pub previous_storage_keys: Vec<String>,
     /// How log lines on stderr look: `"text"` (default, for people) or `"json"` (one object
     /// per line, for log collectors). The filter is `SEALMAIL_LOG` (e.g. `debug`).
     #[serde(default)]
@@ -83,6 +90,9 @@ pub struct Config {
     /// How long bounced addresses stay on their account's suppression list.
     #[serde(default)]
     pub suppression: crate::store::SuppressionPolicy,
+    /// How long finished jobs are kept before they are erased (default 45 days).
+    #[serde(default)]
+    pub retention: crate::retention::RetentionConfig,
     /// Accounts defined in the file (more can be added with `sealmail account add`).
     #[serde(default)]
     pub accounts: Vec<AccountConfig>,
@@ -246,6 +256,27 @@ pub struct LimitsConfig {
     /// Recipients an account may submit per hour, counted in 5-minute windows (Retarus'
     /// default: 5,000); an account's own `recipients_per_hour` overrides it. 0: no limit.
     pub recipients_per_hour: u64,
+    /// Failed authentications from one client address (IPv6: one /64) per
+    /// `failed_auth_window_secs` before its requests get `429 AUTH_THROTTLED` for a window
+    /// (`api::throttle`). 0: no limit.
+    pub failed_auths_per_client: u32,
+    /// Failed authentications for one account name, from anywhere, per window before it is
+    /// throttled. Higher than the client limit, so one client cannot lock an account out. 0:
+    /// no limit.
+    pub failed_auths_per_account: u32,
+    /// The throttle's window, seconds: how long failures count, and how long a throttle lasts.
+    pub failed_auth_window_secs: u64,
+}
+
+impl LimitsConfig {
+    /// The failed-authentication throttle's settings.
+    pub fn auth_throttle(&self) -> crate::api::throttle::ThrottleConfig {
+        crate::api::throttle::ThrottleConfig {
+            per_client: self.failed_auths_per_client,
+            per_account: self.failed_auths_per_account,
+            window: Duration::from_secs(self.failed_auth_window_secs.max(1)),
+        }
+    }
 }
 
 impl Default for LimitsConfig {
@@ -256,11 +287,16 @@ impl Default for LimitsConfig {
             max_addresses: 1000,
             max_rendered_bytes: 1_000_000,
             recipients_per_hour: 5_000,
+            // A client with a wrong secret fails every request; 20 a minute leaves room for a
+            // few clients behind one NAT address, and the account limit for 5 such addresses.
+            failed_auths_per_client: 20,
+            failed_auths_per_account: 100,
+            failed_auth_window_secs: 60,
         }
     }
 }
 
-/// The component's sandbox.
+/// The component's sandbox (docs/service.md, "Sandbox limits": each default and why).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SandboxConfig {
@@ -268,11 +304,16 @@ pub struct SandboxConfig {
     pub max_memory_mib: usize,
     /// Guest CPU time per workflow call, seconds (time waiting in host calls not counted).
     pub max_call_secs: u64,
+    /// The guest's wasm stack, KiB (runaway recursion ends here).
+    pub max_stack_kib: usize,
+    /// A build of the `service` world to run instead of the embedded one (the sandbox tests'
+    /// hostile guest; trying a rebuilt guest without rebuilding the host). `None`: embedded.
+    pub service_component: Option<PathBuf>,
 }
 
 impl Default for SandboxConfig {
     fn default() -> Self {
-        Self { max_memory_mib: 256, max_call_secs: 10 }
+        Self { max_memory_mib: 256, max_call_secs: 10, max_stack_kib: 1024, service_component: None }
     }
 }
 

@@ -112,6 +112,7 @@ pub struct Metrics {
     jobs_accepted: Counter,
     jobs_refused: Family<RefusalLabels, Counter>,
     jobs_finished: Counter,
+    jobs_purged: Counter,
     jobs_unfinished: Gauge,
     deliveries: Family<DeliveryLabels, Counter>,
     callbacks: Family<CallbackLabels, Counter>,
@@ -134,6 +135,12 @@ impl Metrics {
         registry.register("jobs_refused", "Submissions not accepted, by reason", jobs_refused.clone());
         let jobs_finished = Counter::default();
         registry.register("jobs_finished", "Jobs whose every recipient reached a final state", jobs_finished.clone());
+        let jobs_purged = Counter::default();
+        registry.register(
+            "jobs_purged",
+            "Finished jobs erased: past the retention period, or deleted through the API",
+            jobs_purged.clone(),
+        );
         let jobs_unfinished = Gauge::default();
         registry.register(
             "jobs_unfinished",
@@ -157,6 +164,7 @@ impl Metrics {
             jobs_accepted,
             jobs_refused,
             jobs_finished,
+            jobs_purged,
             jobs_unfinished,
             deliveries,
             callbacks,
@@ -177,6 +185,11 @@ impl Metrics {
     /// A job finished.
     pub fn job_finished(&self) {
         self.jobs_finished.inc();
+    }
+
+    /// `n` finished jobs were erased (retention or `DELETE`).
+    pub fn jobs_purged(&self, n: u64) {
+        self.jobs_purged.inc_by(n);
     }
 
     /// Final and intermediate recipient states a commit recorded.

@@ -7,7 +7,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use wasmtime::component::{InstancePre, Linker, ResourceTable};
@@ -27,14 +27,35 @@ pub static COMPONENT_WASM: &[u8] = include_bytes!(env!("SEALMAIL_GUEST_WASM_PATH
 /// measurable and stops a runaway guest within a tick of its budget.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 
-/// Limits for every guest call.
+/// How long a guest runs before it yields its thread to the async executor. Guest code
+/// does not yield on its own: without this, as many spinning guests as the executor has
+/// threads (two workers on a two-core node) would stall every other job until their budgets
+/// ran out. Each yield costs a fiber switch (microseconds); 50 ms bounds what other tasks on
+/// the thread wait. The time spent yielded is not charged to the guest.
+pub const YIELD_SLICE: Duration = Duration::from_millis(50);
+
+/// Fiber stack beyond the wasm stack limit, for the host code the guest calls into (WASI,
+/// the imports) and wasmtime's own frames: wasmtime requires some (its default is 1.5 MiB
+/// over a 512 KiB wasm stack), and 1 MiB keeps the default fiber at 2 MiB.
+pub const HOST_STACK_ROOM: usize = 1 << 20;
+
+/// Limits for every guest call (`[sandbox]` in the configuration; docs/service.md,
+/// "Sandbox limits", gives the reasons for each default).
 #[derive(Debug, Clone)]
 pub struct RuntimeConfig {
     /// Most linear memory one instance may grow to. 256 MiB holds a 28 MiB request, its
     /// decoded attachments and a 20 MiB archive with room to spare.
     pub max_memory_bytes: usize,
-    /// Most time one call may run. 10 s is ~50× a 20 MiB seal; a guest past it is looping.
+    /// Most guest time one call may run. 10 s is over 10× a 20 MiB seal (~0.75 s in the
+    /// component, docs/performance.md); a guest past it is looping.
     pub max_call_time: Duration,
+    /// Most native stack the guest's wasm frames may use (wasmtime's `max_wasm_stack`).
+    /// Deep recursion traps here instead of overflowing the host thread's stack. 1 MiB is
+    /// 8× what the real guest is shown to need: every request of the corpus, maximal JSON
+    /// nesting (serde_json stops at 128 levels) and sealing pass with 128 KiB
+    /// (tests/tests/sandbox_hostile.rs). Calls run on their own fiber stacks, sized this
+    /// plus [`HOST_STACK_ROOM`].
+    pub max_wasm_stack: usize,
     /// Where precompiled artifacts are cached (`None`: compile in memory every start).
     pub cache_dir: Option<PathBuf>,
     /// Most instances alive at once (the pooling allocator's slots). Each slot reserves
@@ -47,6 +68,7 @@ impl Default for RuntimeConfig {
         Self {
             max_memory_bytes: 256 << 20,
             max_call_time: Duration::from_secs(10),
+            max_wasm_stack: 1 << 20,
             cache_dir: component_cache::default_dir(),
             // Far above the workers a two-core host runs; small enough to reserve cheaply.
             max_instances: 64,
@@ -69,6 +91,12 @@ pub enum CallError {
     TimeLimit {
         /// The limit.
         limit: Duration,
+    },
+    /// The guest's call chain outgrew the wasm stack limit (runaway recursion).
+    #[error("the component exceeded its stack limit of {limit} bytes (recursion too deep)")]
+    StackLimit {
+        /// The limit in bytes (`RuntimeConfig::max_wasm_stack`).
+        limit: usize,
     },
     /// The guest trapped (a bug in the guest, e.g. a panic).
     #[error("the component failed: {0}")]
@@ -104,22 +132,26 @@ impl<T: Send> WasiView for StoreData<T> {
 }
 
 /// Measures how long a call has run *in the guest*: wall time since the call began minus
-/// the time spent waiting in host imports (SMTP, clamd, the store). The CPU limit applies
-/// to the guest's own work only; a slow mail server must not make a workflow call fail.
-#[derive(Debug, Clone, Copy)]
+/// the time spent waiting in host imports (SMTP, clamd, the store) and yielded to other tasks
+/// ([`YIELD_SLICE`]). The CPU limit applies to the guest's own work only; a slow mail server
+/// or a busy executor must not make a workflow call fail.
+#[derive(Debug, Clone)]
 pub struct GuestClock {
     started: Instant,
     host_wait: Duration,
+    /// Nanoseconds spent yielded, written by the yield future (which cannot borrow the store).
+    yielded: Arc<AtomicU64>,
 }
 
 impl GuestClock {
     fn new() -> Self {
-        Self { started: Instant::now(), host_wait: Duration::ZERO }
+        Self { started: Instant::now(), host_wait: Duration::ZERO, yielded: Arc::default() }
     }
 
     /// Time the current call has spent running guest code.
     pub fn guest_time(&self) -> Duration {
-        self.started.elapsed().saturating_sub(self.host_wait)
+        let yielded = Duration::from_nanos(self.yielded.load(Ordering::Relaxed));
+        self.started.elapsed().saturating_sub(self.host_wait).saturating_sub(yielded)
     }
 
     /// Records time spent in a host import.
@@ -230,7 +262,8 @@ pub(crate) fn engine(config: &RuntimeConfig) -> wasmtime::Result<(Engine, Arc<At
     let mut wasm_config = Config::new();
     wasm_config.epoch_interruption(true);
     // Deep recursion in the guest must trap, not overflow the host's stack.
-    wasm_config.max_wasm_stack(1 << 20);
+    wasm_config.max_wasm_stack(config.max_wasm_stack);
+    wasm_config.async_stack_size(config.max_wasm_stack.saturating_add(HOST_STACK_ROOM));
     // A fresh instance per call is the isolation model; the pooling allocator makes it
     // cheap by reusing pre-reserved slots instead of mapping and unmapping memory each
     // time (docs/performance.md: instantiate + call 68–73 µs → 44–49 µs).
@@ -262,15 +295,25 @@ pub(crate) fn new_store<T: Send + 'static>(engine: &Engine, config: &RuntimeConf
     let mut store = Store::new(engine, data);
     store.limiter(|d| &mut d.limiter);
     let max = config.max_call_time;
-    store.set_epoch_deadline(ticks(max));
-    // At each deadline, charge only guest time: time spent waiting in host imports is
-    // given back, so the call may continue for what is left of its budget.
+    store.set_epoch_deadline(ticks(max.min(YIELD_SLICE)));
+    // At each deadline (every slice), charge only guest time: time spent waiting in host
+    // imports or yielded is given back. Past the budget the call ends; before it, the guest
+    // yields its thread to the executor, then runs another slice (or what is left).
     store.epoch_deadline_callback(move |ctx| {
-        let used = ctx.data().clock.guest_time();
+        let clock = &ctx.data().clock;
+        let used = clock.guest_time();
         if used >= max {
             return Ok(UpdateDeadline::Interrupt);
         }
-        Ok(UpdateDeadline::Continue(ticks(max - used)))
+        let yielded = clock.yielded.clone();
+        let pause = async move {
+            let paused = Instant::now();
+            // tokio's yield goes to the back of the queue (a self-waking future could be
+            // polled again at once); outside tokio it wakes immediately.
+            tokio::task::yield_now().await;
+            yielded.fetch_add(paused.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        };
+        Ok(UpdateDeadline::YieldCustom(ticks((max - used).min(YIELD_SLICE)), Box::pin(pause)))
     });
     store
 }
@@ -278,7 +321,7 @@ pub(crate) fn new_store<T: Send + 'static>(engine: &Engine, config: &RuntimeConf
 /// Restarts the guest-time budget for the next call in `store`.
 pub(crate) fn reset_budget<T: Send>(store: &mut Store<StoreData<T>>, config: &RuntimeConfig) {
     store.data_mut().clock = GuestClock::new();
-    store.set_epoch_deadline(ticks(config.max_call_time));
+    store.set_epoch_deadline(ticks(config.max_call_time.min(YIELD_SLICE)));
 }
 
 fn ticks(budget: Duration) -> u64 {
@@ -295,7 +338,7 @@ pub(crate) fn classify<T>(config: &RuntimeConfig, store: &Store<StoreData<T>>, e
     }
     match e.downcast_ref::<Trap>() {
         Some(Trap::Interrupt) => CallError::TimeLimit { limit: config.max_call_time },
-        Some(Trap::StackOverflow) => CallError::Trap("stack overflow (recursion too deep)".into()),
+        Some(Trap::StackOverflow) => CallError::StackLimit { limit: config.max_wasm_stack },
         _ => CallError::Trap(format!("{e:#}")),
     }
 }
@@ -333,5 +376,33 @@ impl Session {
         reset_budget(&mut self.store, config);
         let result = f(&self.instance, &mut self.store).await;
         result.map_err(|e| classify(config, &self.store, e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn guest_time_leaves_out_host_waits_and_yields() {
+        let mut clock = GuestClock::new();
+        std::thread::sleep(Duration::from_millis(30));
+        clock.add_host_wait(Duration::from_millis(10));
+        clock.yielded.fetch_add(Duration::from_millis(15).as_nanos() as u64, Ordering::Relaxed);
+        let guest = clock.guest_time();
+        let wall = clock.started.elapsed();
+        assert!(
+            guest >= Duration::from_millis(5) && guest <= wall - Duration::from_millis(25),
+            "{guest:?} of {wall:?}"
+        );
+    }
+
+    #[test]
+    fn a_wasm_stack_beyond_the_default_fiber_stack_still_builds_an_engine() {
+        // wasmtime refuses a wasm stack limit at or above the fiber stack; the fiber grows
+        // with the limit.
+        let config = RuntimeConfig { max_wasm_stack: 8 << 20, max_instances: 1, ..RuntimeConfig::default() };
+        let (_engine, stop) = engine(&config).expect("an engine with an 8 MiB wasm stack");
+        stop.store(true, Ordering::Relaxed);
     }
 }

@@ -40,6 +40,7 @@ pub async fn open_store(config: &Config) -> anyhow::Result<(Arc<dyn Store>, AtRe
                 .with_context(|| format!("cannot create the data directory {}", config.data_dir.display()))?;
             let key_file = config.data_dir.join("storage.key");
             let (key, created) = AtRestKey::load(config.storage_key.as_deref(), &key_file)?;
+            let key = key.with_previous(&config.previous_storage_keys)?;
             if created {
                 eprintln!(
                     "generated a storage key in {} — back it up: without it, queued jobs cannot be read",
@@ -61,6 +62,7 @@ pub async fn open_store(config: &Config) -> anyhow::Result<(Arc<dyn Store>, AtRe
                 )
             })?;
             let (key, _) = AtRestKey::load(Some(configured), &config.data_dir.join("storage.key"))?;
+            let key = key.with_previous(&config.previous_storage_keys)?;
             let store = PostgresStore::open(&url, key.clone(), events_per_post)
                 .await
                 .with_context(|| format!("cannot open the PostgreSQL database {}", redact_password(&url)))?;
@@ -106,15 +108,24 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let runtime_config = RuntimeConfig {
         max_memory_bytes: config.sandbox.max_memory_mib.saturating_mul(1 << 20),
         max_call_time: Duration::from_secs(config.sandbox.max_call_secs.max(1)),
+        max_wasm_stack: config.sandbox.max_stack_kib.max(64).saturating_mul(1 << 10),
         ..RuntimeConfig::default()
     };
     let library = Library::new(
         Runtime::new(runtime_config.clone())
             .map_err(|e| anyhow::anyhow!("cannot load the library component: {e:#}"))?,
     );
-    let service =
-        ServiceRuntime::new(runtime_config).map_err(|e| anyhow::anyhow!("cannot load the service component: {e:#}"))?;
-    let accounts = Accounts::new(key.derive(accounts::KEY_PURPOSE), &config.accounts, store.clone());
+    let service = match &config.sandbox.service_component {
+        Some(path) => {
+            tracing::warn!(path = %path.display(), "running this service component instead of the embedded one");
+            let wasm = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+            ServiceRuntime::with_component(runtime_config, &wasm)
+        }
+        None => ServiceRuntime::new(runtime_config),
+    }
+    .map_err(|e| anyhow::anyhow!("cannot load the service component: {e:#}"))?;
+    let accounts = Accounts::new(key.derive(accounts::KEY_PURPOSE), &config.accounts, store.clone())
+        .with_previous_keys(key.derive_previous(accounts::KEY_PURPOSE));
     let callback_policy = config.callbacks.address_policy();
     let account_callbacks = accounts::callback_settings(&config.accounts)?;
     for (name, settings) in &account_callbacks {
@@ -141,6 +152,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         max_rendered_bytes: config.limits.max_rendered_bytes,
     };
 
+    // TLS files are read before binding: a bad one stops the start-up, naming the file.
+    let api = config.api.settings()?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -152,7 +165,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         None => None,
     };
     let dsn_address = dsn_listener.as_ref().map(tokio::net::TcpListener::local_addr).transpose()?;
-    banner(&config, address, &transport, &dkim, scanners.as_ref(), &accounts)?;
+    banner(&config, (api.scheme(), address), &transport, &dkim, scanners.as_ref(), &accounts)?;
     bounces_banner(verp.as_ref(), dsn_address)?;
 
     let services = Arc::new(Services {
@@ -208,6 +221,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         wake: events,
         metrics: metrics.clone(),
     });
+    // Retention: every node purges finished jobs past the period (batches skip jobs another
+    // node is erasing); the task ends at the drain.
+    if let Some(purger) = crate::retention::Purger::new(&config.retention, store.clone(), metrics.clone()) {
+        Arc::new(purger).spawn(stopped.clone());
+    }
     let dispatchers = dispatcher.spawn(config.callbacks.dispatchers, stopped);
 
     let app = crate::api::router(Arc::new(crate::api::AppState {
@@ -223,12 +241,15 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         callback_policy,
         rate_limits: crate::accounts::RateLimits::from_config(&config),
         metrics,
+        auth_throttle: crate::api::throttle::AuthThrottle::new(config.limits.auth_throttle()),
         default_callbacks: account_callbacks
             .into_iter()
             .filter_map(|(name, s)| Some((name, s.default_endpoint?)))
             .collect(),
     }));
-    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
+    // `ConnectInfo<SocketAddr>` is on every request (`api::serve`): the failed-authentication
+    // throttle counts per client address (`api::throttle`).
+    crate::api::serve::serve(listener, app, api, shutdown_signal()).await?;
     eprintln!("draining: waiting for workers to finish their current step");
     let _ = stop.send(true);
     let drain = tokio::task::spawn_blocking(move || workers.join());
@@ -264,7 +285,7 @@ fn scanners(config: &Config) -> anyhow::Result<Option<Scanners>> {
 
 fn banner(
     config: &Config,
-    address: std::net::SocketAddr,
+    (scheme, address): (&str, std::net::SocketAddr),
     transport: &Transport,
     dkim: &crate::dkim::DkimSigners,
     scanners: Option<&Scanners>,
@@ -272,7 +293,7 @@ fn banner(
 ) -> anyhow::Result<()> {
     use std::io::Write;
     let mut out = std::io::stdout().lock();
-    writeln!(out, "sealmail {} listening on http://{address}", env!("CARGO_PKG_VERSION"))?;
+    writeln!(out, "sealmail {} listening on {scheme}://{address}", env!("CARGO_PKG_VERSION"))?;
     writeln!(out, "  database:  {}", config.database()?.describe())?;
     writeln!(out, "  mail goes: {}", transport.describe())?;
     if let Some(dkim) = dkim.describe() {
@@ -304,8 +325,8 @@ fn banner(
         let ranges: Vec<String> = callbacks.allowed_callback_ranges.iter().map(ToString::to_string).collect();
         writeln!(out, "  callbacks: special-purpose addresses refused except {}", ranges.join(", "))?;
     }
-    if transport.is_insecure() {
-        writeln!(out, "  WARNING: the SMTP relay is used without TLS; mail and credentials travel in clear text")?;
+    for warning in crate::insecure::warnings(config, transport, scheme) {
+        writeln!(out, "  WARNING: {warning}")?;
     }
     out.flush()?;
     Ok(())

@@ -80,7 +80,7 @@ fn callbacks(extra: &str) -> String {
 /// `[transport]` to the test SMTP server in clear text and `[antivirus]` with one clamd.
 fn relay_and_scanner(smtp: &SmtpServer, clamd: &Clamd) -> String {
     format!(
-        "[transport]\nkind = \"smtp\"\nhost = \"127.0.0.1\"\nport = {}\ntls = \"none\"\n\n\
+        "[transport]\nkind = \"smtp\"\nhost = \"127.0.0.1\"\nport = {}\ntls = \"none\"\nallow_insecure_smtp = true\n\n\
          [antivirus]\nscanners = [{:?}]\n\n",
         smtp.port(),
         clamd.tcp_address()

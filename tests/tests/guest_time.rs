@@ -56,7 +56,7 @@ async fn slow_smtp(delay: Duration) -> u16 {
 async fn waiting_on_a_slow_smtp_server_is_not_guest_time() {
     let port = slow_smtp(Duration::from_millis(400)).await;
     let server = Sealmail::start(&format!(
-        "[sandbox]\nmax_call_secs = 1\n\n[transport]\nkind = \"smtp\"\nhost = \"127.0.0.1\"\nport = {port}\ntls = \"none\"\n"
+        "[sandbox]\nmax_call_secs = 1\n\n[transport]\nkind = \"smtp\"\nhost = \"127.0.0.1\"\nport = {port}\ntls = \"none\"\nallow_insecure_smtp = true\n"
     ))
     .await;
     let job = json!({

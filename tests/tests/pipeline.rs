@@ -118,7 +118,7 @@ const ALL_RECIPIENTS: [&str; 4] = [TO_OK, TO_BOUNCED, CC_DEFERRED, BCC_OK];
 fn config(smtp: &SmtpServer, scanners: &[String]) -> String {
     let scanners: Vec<String> = scanners.iter().map(|s| format!("{s:?}")).collect();
     format!(
-        "[transport]\nkind = \"smtp\"\nhost = \"127.0.0.1\"\nport = {}\ntls = \"none\"\n\n\
+        "[transport]\nkind = \"smtp\"\nhost = \"127.0.0.1\"\nport = {}\ntls = \"none\"\nallow_insecure_smtp = true\n\n\
          [antivirus]\nscanners = [{}]\n",
         smtp.port(),
         scanners.join(", ")

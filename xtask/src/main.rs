@@ -2,9 +2,10 @@
 //!
 //! - `setup`: installs what the tests need on a Debian machine, idempotently (the wasm
 //!   target, 7-Zip, bsdtar, ClamAV, Chromium, Node.js, Python's pyzipper and checkers).
-//! - `build-guest`: builds the component (`wasm32-wasip2`) that the host embeds. It runs
-//!   before every host build because a `build.rs` that runs cargo deadlocks on the target
-//!   directory lock.
+//! - `build-guest`: builds the component (`wasm32-wasip2`) that the host embeds, and the
+//!   hostile test component of the sandbox tests (`tests/hostile-guest/`). It runs before
+//!   every host build because a `build.rs` that runs cargo deadlocks on the target directory
+//!   lock.
 //! - `build-web`: transpiles the `library` component with jco for the browser preview
 //!   (`web/dist/preview/`, embedded by the host and served at `/preview`) and for Node
 //!   (`web/dist/node/`), and lays out the published artefacts (`web/dist/artefacts/`:
@@ -13,6 +14,8 @@
 //! - `test`: setup, build, formatting, clippy, and every test.
 //! - `bench`: the sealing benchmark (`docs/performance.md`); `bench load`: the service under
 //!   load (HTTP in, Postfix's `smtp-sink` out; installs Postfix for its test programs).
+//! - `fuzz [seconds-per-target] [target…]`: the libFuzzer targets on nightly, one after the
+//!   other (`fuzz/run.sh`, docs/fuzzing.md).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -32,9 +35,10 @@ fn main() -> Result<()> {
         Some("test-postgres") => test_on_postgres(),
         Some("bench") => bench(&args[1..]),
         Some("fault-run") => fault_run(),
+        Some("fuzz") => fuzz(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <setup | build-guest | build-web | run | test | test-postgres | bench [load] | fault-run>"
+                "usage: cargo xtask <setup | build-guest | build-web | run | test | test-postgres | bench [load] | fault-run | fuzz [seconds] [target…]>"
             );
             std::process::exit(2);
         }
@@ -207,12 +211,20 @@ pub fn component_path(world: &str) -> PathBuf {
 /// Builds both worlds' components from the one guest crate (`service`: with the `service`
 /// feature). Both builds write `sealmail_guest.wasm`, so each result is copied to
 /// [`component_path`] — only when its bytes changed, so that an unchanged component does
-/// not make cargo rebuild the host that embeds it.
+/// not make cargo rebuild the host that embeds it. The same for the hostile test guest
+/// (`tests/hostile-guest/`, `hostile-{service,library}.wasm`), which the sandbox tests load
+/// from there; it builds in seconds.
 fn build_guest() -> Result<()> {
     let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from);
-    let built = target.join("wasm32-wasip2").join("guest").join("sealmail_guest.wasm");
-    let guest = ["build", "--package", "sealmail-guest", "--target", "wasm32-wasip2", "--profile", "guest"];
-    for (world, features) in [("service", &["--features", "service"][..]), ("library", &[][..])] {
+    let service = &["--features", "service"][..];
+    for (package, world, features) in [
+        ("sealmail-guest", "service", service),
+        ("sealmail-guest", "library", &[][..]),
+        ("sealmail-hostile-guest", "hostile-service", service),
+        ("sealmail-hostile-guest", "hostile-library", &[][..]),
+    ] {
+        let built = target.join("wasm32-wasip2").join("guest").join(format!("{}.wasm", package.replace('-', "_")));
+        let guest = ["build", "--package", package, "--target", "wasm32-wasip2", "--profile", "guest"];
         run(cargo().args(guest).args(features))?;
         let bytes = std::fs::read(&built).with_context(|| format!("the build did not produce {}", built.display()))?;
         let dest = component_path(world);
@@ -399,6 +411,10 @@ fn test() -> Result<()> {
         "-D",
         "warnings",
     ]))?;
+    for features in [&["--features", "service"][..], &[][..]] {
+        let hostile = ["clippy", "--package", "sealmail-hostile-guest", "--target", "wasm32-wasip2"];
+        run(cargo().args(hostile).args(features).args(["--", "-D", "warnings"]))?;
+    }
     // The system tests start the server binary (tests/src/harness/server.rs); `cargo test`
     // builds it for host/tests/cli.rs, with the workspace's unified features (a separate
     // `cargo build -p sealmail` would compile many dependencies a second time).
@@ -410,7 +426,19 @@ fn test() -> Result<()> {
 /// (DESIGN §7: both stores tested in CI). They run the binaries the workspace pass built:
 /// `cargo test --package … --test …` would resolve features for fewer targets and compile
 /// much of the tree a second time (minutes in CI).
-const POSTGRES_PASS: &[&str] = &["pipeline", "callbacks", "durability", "api", "suppression", "late_bounce", "faults"];
+const POSTGRES_PASS: &[&str] = &[
+    "pipeline",
+    "callbacks",
+    "durability",
+    "api",
+    "suppression",
+    "late_bounce",
+    "faults",
+    "isolation",
+    "secrets",
+    "key_rotation",
+    "retention",
+];
 
 fn test_on_postgres() -> Result<()> {
     let output = cargo()
@@ -481,4 +509,10 @@ fn bench_load(extra: &[String]) -> Result<()> {
     build_guest()?;
     run(cargo().args(["build", "--release", "--package", "sealmail"]))?;
     run(cargo().args(["run", "--release", "--package", "sealmail-tests", "--bin", "load-bench", "--"]).args(extra))
+}
+
+/// `cargo xtask fuzz [seconds] [target…]`: `fuzz/run.sh`, which installs cargo-fuzz if
+/// needed and runs each libFuzzer target on nightly (docs/fuzzing.md).
+fn fuzz(args: &[String]) -> Result<()> {
+    run(Command::new("bash").arg("fuzz/run.sh").args(args))
 }

@@ -22,6 +22,12 @@ pub enum AddressError {
     /// A display name or address with CR/LF or another control character.
     #[error("contains a control character (CR, LF, NUL, …); addresses are header values")]
     ControlCharacter,
+    /// A Unicode direction control (U+202A–U+202E, U+2066–U+2069) in the display name.
+    #[error(
+        "contains the Unicode direction control U+{0:04X}, which makes a name display as something else \
+         (the name of another sender, a reordered address)"
+    )]
+    DirectionControl(u32),
     /// The `<…>` form is broken.
     #[error("has an unbalanced or misplaced '<' or '>'")]
     Brackets,
@@ -50,6 +56,9 @@ pub fn parse_mailbox(input: &str) -> Result<Mailbox, AddressError> {
     if input.chars().any(char::is_control) {
         return Err(AddressError::ControlCharacter);
     }
+    if let Some(c) = input.chars().find(|&c| is_direction_control(c)) {
+        return Err(AddressError::DirectionControl(c as u32));
+    }
     let input = input.trim();
     let (name, address) = match input.rfind('<') {
         Some(open) => {
@@ -65,6 +74,15 @@ pub fn parse_mailbox(input: &str) -> Result<Mailbox, AddressError> {
     };
     check_address(address)?;
     Ok(Mailbox { name, address: address.to_owned() })
+}
+
+/// Whether `c` is a Unicode bidirectional embedding, override or isolate (UAX #9 §2.1–§2.2:
+/// U+202A–U+202E, U+2066–U+2069). They reorder what follows them on screen:
+/// `invoice\u{202E}fdp.exe` displays as `invoiceexe.pdf` (the "RTLO" spoof, CVE-2021-42574
+/// for source code). Right-to-left text needs none of them; the implicit marks U+200E and
+/// U+200F, which reorder nothing by themselves, stay allowed.
+pub fn is_direction_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
 /// The text before `<`, unquoted: `"Doe, Jane"` → `Doe, Jane`.
@@ -212,11 +230,18 @@ mod tests {
         assert_eq!(parse_mailbox("x@[192.0.2.1]"), Ok(mb(None, "x@[192.0.2.1]")));
         assert_eq!(parse_mailbox("\"odd local\"@d.example"), Ok(mb(None, "\"odd local\"@d.example")));
         assert_eq!(parse_mailbox("a@b"), Ok(mb(None, "a@b")));
+        // Right-to-left names need no direction controls; the implicit mark U+200F is fine.
+        assert_eq!(parse_mailbox("שרה\u{200F} <s@d.example>"), Ok(mb(Some("שרה\u{200F}"), "s@d.example")));
     }
 
     #[test]
     fn refuses_what_smtp_cannot_carry() {
         assert_eq!(parse_mailbox("a@b.example\r\nBcc: x@y"), Err(AddressError::ControlCharacter));
+        assert_eq!(parse_mailbox("Bank\u{202E}evil <a@b.example>"), Err(AddressError::DirectionControl(0x202E)));
+        assert_eq!(parse_mailbox("\u{2066}Ops\u{2069} <a@b.example>"), Err(AddressError::DirectionControl(0x2066)));
+        assert!(matches!(parse_mailbox("a\u{200B}b@d.example"), Err(AddressError::NonAscii(_))));
+        assert!(matches!(parse_mailbox("a\u{FF20}d.example"), Err(AddressError::NonAscii(_))));
+        assert!(matches!(parse_mailbox("a@\u{0430}pple.example"), Err(AddressError::NonAscii(_))));
         assert_eq!(parse_mailbox("Name <a@b.example"), Err(AddressError::Brackets));
         assert_eq!(parse_mailbox("Name a@b.example>"), Err(AddressError::Brackets));
         assert_eq!(parse_mailbox("Name <a@b> <c@d>"), Err(AddressError::Brackets));

@@ -115,7 +115,9 @@ impl Template {
     pub fn parse(source: &str) -> Result<Self, TemplateError> {
         let nodes = parse::parse(lexer::tokenize(source)?)?;
         let mut required = Vec::new();
-        collect_required(&nodes, &mut Vec::new(), &mut required);
+        // A set beside the list: a template may use a hundred thousand distinct names, and
+        // a search of the list for each would be quadratic.
+        collect_required(&nodes, &mut Vec::new(), &mut required, &mut std::collections::HashSet::new());
         Ok(Self { nodes, required })
     }
 
@@ -131,24 +133,40 @@ impl Template {
         render::render(&self.nodes, vars, escape, &mut out)?;
         Ok(out)
     }
+
+    /// The length in bytes of [`render`](Self::render)'s output, computed without rendering:
+    /// time and memory stay linear in the template and its values even when the output would
+    /// be gigabytes (a large value repeated many times).
+    pub fn rendered_len<'v>(
+        &self,
+        vars: &impl Fn(&str) -> Option<&'v str>,
+        escape: Escape,
+    ) -> Result<u64, RenderError> {
+        render::rendered_len(&self.nodes, vars, escape, &mut std::collections::HashMap::new())
+    }
 }
 
-fn collect_required<'t>(nodes: &'t [Node], guards: &mut Vec<&'t str>, required: &mut Vec<String>) {
+fn collect_required<'t>(
+    nodes: &'t [Node],
+    guards: &mut Vec<&'t str>,
+    required: &mut Vec<String>,
+    seen: &mut std::collections::HashSet<&'t str>,
+) {
     for node in nodes {
         match node {
             Node::Text(_) => {}
             Node::Interpolation(i) => {
-                if i.default.is_none() && !guards.contains(&i.name.as_str()) && !required.contains(&i.name) {
+                if i.default.is_none() && !guards.contains(&i.name.as_str()) && seen.insert(i.name.as_str()) {
                     required.push(i.name.clone());
                 }
             }
             Node::If { branches, otherwise } => {
                 for branch in branches {
                     guards.push(&branch.variable);
-                    collect_required(&branch.body, guards, required);
+                    collect_required(&branch.body, guards, required, seen);
                     guards.pop();
                 }
-                collect_required(otherwise, guards, required);
+                collect_required(otherwise, guards, required, seen);
             }
         }
     }

@@ -43,6 +43,67 @@ pub(super) fn render<'v>(
     Ok(())
 }
 
+/// The length in bytes of what [`render`] would append, without building it. A template
+/// that repeats a large value (`${v}` a hundred thousand times, `v` 200 KB) would render to
+/// gigabytes; size checks must not build that to find out. The escaped length of each
+/// variable is computed once (`cache`), so the cost is that of the template plus its values.
+pub(super) fn rendered_len<'t, 'v>(
+    nodes: &'t [Node],
+    vars: &impl Fn(&str) -> Option<&'v str>,
+    escape: Escape,
+    cache: &mut std::collections::HashMap<(&'t str, bool), u64>,
+) -> Result<u64, RenderError> {
+    let mut len = 0u64;
+    for node in nodes {
+        len = len.saturating_add(match node {
+            Node::Text(text) => text.len() as u64,
+            Node::Interpolation(i) => {
+                let html = i.html || escape == Escape::Html;
+                match cache.get(&(i.name.as_str(), html)) {
+                    Some(n) => *n,
+                    None => {
+                        let value = match (vars(&i.name), &i.default) {
+                            (Some(value), _) => value,
+                            (None, Some(default)) => default.as_str(),
+                            (None, None) => {
+                                return Err(RenderError::MissingVariable {
+                                    name: i.name.clone(),
+                                    line: i.at.line,
+                                    column: i.at.column,
+                                });
+                            }
+                        };
+                        let n = if html { escaped_html_len(value) } else { value.len() as u64 };
+                        // A default is per occurrence, not per name: only values are cached.
+                        if vars(&i.name).is_some() {
+                            cache.insert((i.name.as_str(), html), n);
+                        }
+                        n
+                    }
+                }
+            }
+            Node::If { branches, otherwise } => {
+                let chosen = branches.iter().find(|b| vars(&b.variable).is_some()).map_or(otherwise, |b| &b.body);
+                rendered_len(chosen, vars, escape, cache)?
+            }
+        });
+    }
+    Ok(len)
+}
+
+/// The length of [`escape_html`]'s output for `value`.
+fn escaped_html_len(value: &str) -> u64 {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'<' | b'>' => 4,
+            b'&' | b'\'' => 5,
+            b'"' => 6,
+            _ => 1,
+        })
+        .sum()
+}
+
 /// FreeMarker's `?html` (and its HTML output format): `<`, `>`, `&`, `"` and `'`.
 pub(super) fn escape_html(value: &str, out: &mut String) {
     for c in value.chars() {
@@ -66,5 +127,6 @@ mod tests {
         let mut out = String::new();
         escape_html(r#"<a href="x">Tom & Jerry's</a> ü €"#, &mut out);
         assert_eq!(out, "&lt;a href=&quot;x&quot;&gt;Tom &amp; Jerry&#39;s&lt;/a&gt; ü €");
+        assert_eq!(escaped_html_len(r#"<a href="x">Tom & Jerry's</a> ü €"#), out.len() as u64);
     }
 }

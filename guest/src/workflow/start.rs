@@ -129,7 +129,7 @@ fn dropped(block: u32, address: &str, secure: bool) -> RecipientUpdate {
 /// The job as `block` sees it: with templating, its subject, body and alternative rendered
 /// with the block's personalization (the body HTML-escaped when it is HTML); without, the
 /// job itself. The validator has checked that every variable a template needs is there.
-fn personalize<'j>(job: &'j Job, block: &RecipientBlock) -> Result<Cow<'j, Job>, WorkflowError> {
+pub(crate) fn personalize<'j>(job: &'j Job, block: &RecipientBlock) -> Result<Cow<'j, Job>, WorkflowError> {
     let templated = [Some(&job.subject), Some(&job.body.content), job.alternative.as_ref()]
         .into_iter()
         .flatten()

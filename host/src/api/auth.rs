@@ -1,5 +1,7 @@
 //! HTTP Basic authentication (RFC 7617) against the account directory. Failures are a
 //! `401` with a `WWW-Authenticate` challenge and say nothing about which part was wrong.
+//! Repeated failures are throttled before they get here (`throttle`, which counts the
+//! `401`s this module answers).
 
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
@@ -21,6 +23,12 @@ pub(crate) async fn authenticate(state: &AppState, headers: &HeaderMap) -> Resul
             Err(super::unavailable("STORE_UNAVAILABLE", "the account store is unavailable", 5))
         }
     }
+}
+
+/// The account name of a request's Basic credentials, if it has any (for the throttle,
+/// which must never look at the secret).
+pub(super) fn basic_name(headers: &HeaderMap) -> Option<String> {
+    credentials(headers).map(|(name, _)| name)
 }
 
 fn credentials(headers: &HeaderMap) -> Option<(String, String)> {

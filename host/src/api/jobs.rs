@@ -1,4 +1,5 @@
-//! `POST /rest/v1/jobs` (submission) and `GET /rest/v1/jobs/{jobId}` (status report).
+//! `POST /rest/v1/jobs` (submission), `GET /rest/v1/jobs/{jobId}` (status report) and
+//! `DELETE /rest/v1/jobs/{jobId}` (erasure of a finished job).
 //!
 //! Submission order: authenticate → content type → size → back-pressure → validation in
 //! the component → antivirus configuration → durable store (fsync'd) → `202`. Nothing is
@@ -26,7 +27,7 @@ use crate::metrics::{Call, Refusal};
 use crate::service::clock::now_ms;
 use crate::store::codes::password_code;
 use crate::store::rate::Exceeded;
-use crate::store::{NewJob, NewRecipient, PostState, Role, Submitted, event_codes, status_codes};
+use crate::store::{DeleteOutcome, NewJob, NewRecipient, PostState, Role, Submitted, event_codes, status_codes};
 use crate::validation_json;
 
 /// How much of a refused body is read and discarded before the `413`. A client that is still
@@ -444,4 +445,67 @@ pub(crate) async fn status(
         "events": events,
     });
     (StatusCode::OK, axum::Json(body)).into_response()
+}
+
+/// `DELETE /rest/v1/jobs/{jobId}`: erases a finished job ([`crate::store::retention`]).
+#[utoipa::path(
+    delete,
+    path = "/rest/v1/jobs/{jobId}",
+    operation_id = "deleteJob",
+    tag = "jobs",
+    summary = "Erase a finished job",
+    description = "Erases everything stored of a finished job before its retention period ends \
+        (docs/service.md, Retention): its status report, events, messages, callback \
+        notifications (including any not yet delivered) and its `Idempotency-Key`, which may then \
+        be used again. The account's suppression list is the account's and stays. A job still in \
+        progress cannot be erased: its mail, and a secure job's password mails, may still be \
+        waiting to go out. Another account's job is a `404`, exactly like a job that does not exist.",
+    security(("basicAuth" = [])),
+    params(
+        ("jobId" = String, Path, description = "The `jobId` that `POST /rest/v1/jobs` answered."),
+    ),
+    responses(
+        (status = 204, description = "Erased: a `GET` of the job is a `404` from now on."),
+        (status = 401, description = "`UNAUTHORIZED`: credentials missing or wrong.", body = ErrorBody,
+            headers(("WWW-Authenticate" = String, description = "`Basic realm=\"sealmail\", charset=\"UTF-8\"`"))),
+        (status = 404, description = "`NOT_FOUND`: no such job in this account (or erased already).",
+            body = ErrorBody),
+        (status = 409, description = "`JOB_NOT_FINISHED`: the job is queued or delivering; nothing was \
+            erased. Retry once its state is `FINISHED`.", body = ErrorBody),
+        (status = 503, description = "`STORE_UNAVAILABLE`: the job store is unavailable; retry after \
+            `Retry-After`.", body = ErrorBody,
+            headers(("Retry-After" = u32, description = "Seconds to wait before retrying."))),
+    )
+)]
+pub(crate) async fn delete(
+    State(state): State<Arc<AppState>>,
+    Path(job_id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let account = match authenticate(&state, &headers).await {
+        Ok(a) => a,
+        Err(response) => return response,
+    };
+    match state.store.delete_job(&account.name, &job_id).await {
+        Ok(DeleteOutcome::Deleted) => {
+            state.metrics.jobs_purged(1);
+            tracing::info!(job_id, account = %account.name, "job erased at its account's request");
+            StatusCode::NO_CONTENT.into_response()
+        }
+        // Another account's job looks exactly like no job (DESIGN §2: 404, never 403).
+        Ok(DeleteOutcome::NotFound) => {
+            error(StatusCode::NOT_FOUND, "NOT_FOUND", format!("no job {job_id:?} in this account"))
+        }
+        Ok(DeleteOutcome::NotFinished) => error(
+            StatusCode::CONFLICT,
+            "JOB_NOT_FINISHED",
+            format!(
+                "job {job_id:?} is still in progress (its mail may still be waiting to go out); delete it once it is FINISHED"
+            ),
+        ),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot delete a job");
+            unavailable("STORE_UNAVAILABLE", "the job store is unavailable", 5)
+        }
+    }
 }

@@ -13,7 +13,11 @@ mod health;
 mod jobs;
 pub mod openapi;
 pub mod preview;
+pub mod serve;
+mod slow;
 mod suppressions;
+pub mod throttle;
+pub mod tls;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -63,12 +67,17 @@ pub struct AppState {
     pub rate_limits: RateLimits,
     /// The node's metrics.
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// The failed-authentication throttle ([`throttle`]).
+    pub auth_throttle: throttle::AuthThrottle,
 }
 
 /// The router: every route of [`routes`], and the `404` fallback.
 pub fn router(state: Arc<AppState>) -> Router {
     let (router, _) = routes().split_for_parts();
-    router.fallback(not_found).with_state(state)
+    router
+        .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), throttle::guard))
+        .with_state(state)
 }
 
 /// Every route, each with its OpenAPI description: the one table both the router and the
@@ -76,7 +85,7 @@ pub fn router(state: Arc<AppState>) -> Router {
 pub(crate) fn routes() -> OpenApiRouter<Arc<AppState>> {
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(jobs::submit))
-        .routes(routes!(jobs::status))
+        .routes(routes!(jobs::status, jobs::delete))
         .routes(routes!(suppressions::list))
         .routes(routes!(suppressions::one, suppressions::remove))
         .routes(routes!(health::healthz))

@@ -2,6 +2,7 @@
 
 mod bounce;
 mod password;
+mod rotate_key;
 mod seal;
 mod serve;
 mod validate;
@@ -58,6 +59,8 @@ enum Command {
     Account(serve::AccountCommand),
     /// Record a DSN read from stdin (for MTAs that deliver bounces to a program, e.g. Postfix `pipe`).
     Bounce(bounce::BounceArgs),
+    /// Re-seal every stored blob under `storage_key`, so `previous_storage_keys` can be removed.
+    RotateKey(rotate_key::RotateKeyArgs),
 }
 
 /// Password strengths as written on the command line.
@@ -92,6 +95,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve(args) => return serve::serve(args).await,
         Command::Account(command) => return serve::account(command).await,
         Command::Bounce(args) => return bounce::run(args).await,
+        Command::RotateKey(args) => return rotate_key::run(args).await,
         other => other,
     };
     let s = &cli.sandbox;
@@ -109,7 +113,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let library =
         Library::new(Runtime::new(config).map_err(|e| anyhow::anyhow!("cannot load the sealmail component: {e:#}"))?);
     match command {
-        Command::Serve(_) | Command::Account(_) | Command::Bounce(_) => unreachable!("dispatched above"),
+        Command::Serve(_) | Command::Account(_) | Command::Bounce(_) | Command::RotateKey(_) => {
+            unreachable!("dispatched above")
+        }
         Command::Seal(args) => seal::run(&library, args).await,
         Command::Validate(args) => validate::run(&library, args).await,
         Command::Password(args) => password::run(&library, args).await,

@@ -104,6 +104,9 @@ impl ServiceRuntime {
         limits: bindings::exports::sealmail::mail::validation::Limits,
         policy: Policy,
     ) -> Result<Called<StartOutcome>, CallError> {
+        // The decrypted request (attachments) is wiped when the call is done; the copy in the
+        // instance's memory goes with the instance, unwiped (docs/service.md).
+        let request = zeroize::Zeroizing::new(request);
         self.call(services, async move |service, store| {
             service.sealmail_mail_workflow().call_start_job(store, &job, &request, limits, &policy).await
         })

@@ -20,10 +20,16 @@ impl transport::Host for CallData {
                     None => reverse_path,
                 };
                 let envelope = Envelope { reverse_path, recipients: recipients.clone() };
+                // Wiped once sent: a password mail carries its password (the transports'
+                // own buffers are not covered; docs/service.md).
+                let content = zeroize::Zeroizing::new(content);
                 // Signed here, the one place every message (original or password mail) passes
                 // on its way to any transport.
-                let content = self.host.services.dkim.sign(&content);
-                let sent = self.host.services.transport.send(&envelope, &content).await;
+                let signed = self.host.services.dkim.sign(&content);
+                let sent = self.host.services.transport.send(&envelope, &signed).await;
+                if let std::borrow::Cow::Owned(mut signed) = signed {
+                    zeroize::Zeroize::zeroize(&mut signed);
+                }
                 sent.into_iter()
                     .map(|r| RecipientResult { address: r.recipient, outcome: outcome(r.outcome) })
                     .collect()

@@ -42,6 +42,10 @@ pub async fn run_all(open: impl AsyncFn(usize) -> Arc<dyn Store>) {
     super::lists_conformance::submissions_beyond_the_hourly_limit_are_refused_and_not_stored(&*open(100).await).await;
     eprintln!("store conformance: late bounce");
     super::lists_conformance::a_late_bounce_turns_a_delivery_into_a_hard_bounce_once(&*open(100).await).await;
+    eprintln!("store conformance: delete a job");
+    super::retention_conformance::a_finished_job_is_deleted_whole_and_only_by_its_account(&*open(100).await).await;
+    eprintln!("store conformance: retention purge");
+    super::retention_conformance::the_purge_erases_finished_jobs_before_the_cutoff_only(&*open(100).await).await;
 }
 
 /// A secure job of account `acme` to a@ (To) and b@ (Bcc), accepted at 1,000 ms.
@@ -62,7 +66,8 @@ pub(crate) fn job(id: &str, idempotency: Option<(&str, u8)>) -> NewJob {
     }
 }
 
-fn with_callbacks(mut job: NewJob) -> NewJob {
+/// `job` with a callback endpoint (and basic auth).
+pub(crate) fn with_callbacks(mut job: NewJob) -> NewJob {
     job.callbacks = Some(crate::callbacks::CallbackSetup {
         endpoint: crate::callbacks::Endpoint {
             url: "https://hooks.example/cb".into(),

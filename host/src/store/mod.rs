@@ -6,6 +6,23 @@
 //! multi-node one (several processes on one database, claims with leases). Implementations
 //! encrypt request bodies, messages and held secrets at rest ([`at_rest`]) and purge them
 //! once a job is finished.
+//!
+//! # Isolation
+//!
+//! The rule: every statement that an API request reaches names the authenticated account
+//! (`WHERE account = ?`, or a join to `jobs` on it) — not only the first statement of a
+//! method — so another account's rows answer exactly like missing rows (a `404`, never a
+//! `403`: no existence oracle). The account-scoped methods are [`Store::submit`] (the
+//! idempotency key is unique per `(account, key)`, and the rate counters are per account),
+//! [`Store::job_status`], [`Store::suppressions`], [`Store::remove_suppression`] and
+//! [`Store::delete_job`]; [`Store::account`] is the authentication lookup itself.
+//! Statements the workers, the callback dispatcher, the bounce listener and the retention
+//! purge run are keyed by internal ids that no client chooses (job and message UUIDs, outbox
+//! post ids, 128-bit VERP tokens) or by time, and what they write for an account takes the account from the job's row (a
+//! bounce's suppression entry, [`Store::job_suppressions`]); the callback dispatcher signs
+//! with the secrets of the post's account, read from the same row. [`Store::unfinished_jobs`]
+//! is a count over all accounts, used for back-pressure and `/metrics`: it carries no
+//! address, job id or account. `tests/tests/isolation.rs` checks all of this from outside.
 
 pub mod at_rest;
 pub mod codes;
@@ -15,6 +32,10 @@ pub mod conformance;
 mod lists_conformance;
 pub mod postgres;
 pub mod rate;
+pub mod retention;
+#[cfg(any(test, feature = "store-conformance"))]
+mod retention_conformance;
+pub mod rotation;
 pub mod sqlite;
 pub mod suppression;
 
@@ -26,6 +47,7 @@ pub use crate::service::bindings::delivery::{DeliveryStatus, MessageKind, Outgoi
 pub use crate::service::bindings::notifier::{Event, EventKind};
 pub use crate::service::bindings::workflow::RecipientUpdate;
 pub use codes::{event_codes, status_codes};
+pub use retention::DeleteOutcome;
 pub use suppression::{Suppression, SuppressionPolicy};
 
 /// A `To` recipient without a display name (tests).
@@ -343,7 +365,8 @@ impl RawPost {
     /// Opens the callback setup. A setup that cannot be opened keeps the post's lease until
     /// it runs out; the dispatcher logs the error each time.
     pub(crate) fn open(self, key: &at_rest::AtRestKey) -> Result<ClaimedPost, StoreError> {
-        let json = key.open(&format!("callbacks:{}", self.job_id), &self.sealed_setup)?;
+        // Wiped after parsing: it holds the endpoint's credentials.
+        let json = zeroize::Zeroizing::new(key.open(&format!("callbacks:{}", self.job_id), &self.sealed_setup)?);
         let setup = serde_json::from_slice(&json).map_err(|e| {
             StoreError::Database(format!("the callback setup of job {} is unreadable: {e}", self.job_id))
         })?;
@@ -507,4 +530,11 @@ pub trait Store: Send + Sync + 'static {
     /// message becomes `bounced`, gets a `HARD_BOUNCE` event after its `DELIVERED` (pushed to
     /// the job's endpoint like every event), and its address goes on the suppression list.
     async fn late_bounce(&self, bounce: LateBounce) -> Result<LateBounceOutcome, StoreError>;
+
+    /// Erases every row of a finished job of `account` (`DELETE /rest/v1/jobs/{jobId}`,
+    /// [`retention`]); a job that is not finished is left alone.
+    async fn delete_job(&self, account: &str, job_id: &str) -> Result<DeleteOutcome, StoreError>;
+    /// Erases every row of up to `batch` jobs finished before `before_ms` (the retention
+    /// purge, [`retention`]), oldest first; how many. Safe to run on several nodes at once.
+    async fn purge_finished(&self, before_ms: u64, batch: usize) -> Result<u64, StoreError>;
 }

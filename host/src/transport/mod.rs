@@ -147,6 +147,24 @@ impl Transport {
             Self::Mx(_) => false,
         }
     }
+
+    /// The start-up warnings of this transport's settings, each naming the setting: a relay
+    /// in clear text, and MX delivery that falls back to clear text.
+    pub fn warnings(&self) -> Vec<String> {
+        match self {
+            Self::Smtp(relay) if relay.tls_mode() == TlsMode::None => vec![format!(
+                "transport.allow_insecure_smtp is set and transport.tls is \"none\": mail and the relay \
+                 password travel in clear text to {}",
+                relay.address()
+            )],
+            Self::Mx(mx) if !mx.requires_tls() => vec![
+                "transport.require_tls is not set (kind = \"mx\"): mail travels in clear text to MX hosts \
+                 that do not offer STARTTLS, and MX certificates are not checked (RFC 7435 opportunistic TLS)"
+                    .to_owned(),
+            ],
+            Self::Smtp(_) | Self::Mx(_) | Self::Outbox(_) => Vec::new(),
+        }
+    }
 }
 
 /// How the connection to an SMTP relay is protected.
@@ -191,6 +209,11 @@ pub enum TransportConfig {
         /// `"none"` | `"starttls"` (default) | `"tls"`.
         #[serde(default)]
         tls: TlsMode,
+        /// Accept `tls = "none"`: without it such a relay is refused at start-up, since mail
+        /// (password mails too) and the AUTH password would cross the network in clear text.
+        /// Only for a relay on the same host or a trusted network; the server warns at start.
+        #[serde(default)]
+        allow_insecure_smtp: bool,
         /// AUTH user name; set together with `password`.
         username: Option<String>,
         /// AUTH password; set together with `username`. Never printed (see the `Debug` impl).
@@ -224,6 +247,12 @@ pub enum TransportConfig {
         /// tests and special setups.
         #[serde(default = "default_mx_port")]
         port: u16,
+        /// Refuse clear text: a host that does not offer STARTTLS, or whose STARTTLS fails,
+        /// gets nothing and the message is deferred (retried, then expired). Certificates are
+        /// still not checked (see `mx.rs`). Default `false`: opportunistic STARTTLS (RFC 7435),
+        /// as MX delivery works on the Internet (RFC 3207 §4), with a start-up warning.
+        #[serde(default)]
+        require_tls: bool,
     },
 }
 
@@ -248,24 +277,36 @@ impl fmt::Debug for TransportConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Outbox { dir } => f.debug_struct("Outbox").field("dir", dir).finish(),
-            Self::Smtp { host, port, tls, username, password, ca_file, helo_name, timeout_secs } => f
+            Self::Smtp {
+                host,
+                port,
+                tls,
+                allow_insecure_smtp,
+                username,
+                password,
+                ca_file,
+                helo_name,
+                timeout_secs,
+            } => f
                 .debug_struct("Smtp")
                 .field("host", host)
                 .field("port", port)
                 .field("tls", tls)
+                .field("allow_insecure_smtp", allow_insecure_smtp)
                 .field("username", username)
                 .field("password", &password.as_ref().map(|_| "<redacted>"))
                 .field("ca_file", ca_file)
                 .field("helo_name", helo_name)
                 .field("timeout_secs", timeout_secs)
                 .finish(),
-            Self::Mx { nameservers, helo_name, timeout_secs, max_connections_per_domain, port } => f
+            Self::Mx { nameservers, helo_name, timeout_secs, max_connections_per_domain, port, require_tls } => f
                 .debug_struct("Mx")
                 .field("nameservers", nameservers)
                 .field("helo_name", helo_name)
                 .field("timeout_secs", timeout_secs)
                 .field("max_connections_per_domain", max_connections_per_domain)
                 .field("port", port)
+                .field("require_tls", require_tls)
                 .finish(),
         }
     }
@@ -289,6 +330,12 @@ pub enum TransportConfigError {
     /// `helo_name` is not usable as an EHLO argument.
     #[error("transport.helo_name {0:?} is not a host name (letters, digits, '-', '.') or an IP address")]
     InvalidHeloName(String),
+    /// `tls = "none"` without `allow_insecure_smtp = true`.
+    #[error(
+        "transport.tls is \"none\": mail and the relay password would cross the network in clear text; \
+         use tls = \"starttls\" or \"tls\", or set transport.allow_insecure_smtp = true to accept that"
+    )]
+    InsecureSmtp,
     /// `ca_file` with `tls = "none"` would be silently ignored.
     #[error("transport.ca_file is set but transport.tls is \"none\"; set tls to \"starttls\" or \"tls\"")]
     CaFileWithoutTls,
@@ -393,14 +440,38 @@ mod tests {
     }
 
     #[test]
-    fn clear_text_relay_is_insecure() {
-        let cfg: TransportConfig = serde_json::from_value(serde_json::json!({
+    fn clear_text_relay_is_refused_unless_allowed_and_then_insecure() {
+        let refused: TransportConfig = serde_json::from_value(serde_json::json!({
             "kind": "smtp", "host": "relay.example", "port": 25, "tls": "none"
+        }))
+        .expect("parses");
+        let e = Transport::from_config(&refused).expect_err("clear text needs the opt-in");
+        assert!(matches!(e, TransportConfigError::InsecureSmtp));
+        assert!(e.to_string().contains("transport.allow_insecure_smtp = true"), "{e}");
+
+        let cfg: TransportConfig = serde_json::from_value(serde_json::json!({
+            "kind": "smtp", "host": "relay.example", "port": 25, "tls": "none", "allow_insecure_smtp": true
         }))
         .expect("parses");
         let transport = Transport::from_config(&cfg).expect("builds");
         assert!(transport.is_insecure());
         assert!(transport.describe().contains("NO TLS"), "{}", transport.describe());
+        let warnings = transport.warnings();
+        assert!(
+            warnings.len() == 1
+                && warnings[0].contains("allow_insecure_smtp")
+                && warnings[0].contains("relay.example:25"),
+            "{warnings:?}"
+        );
+    }
+
+    #[test]
+    fn a_tls_relay_has_no_warnings() {
+        let cfg: TransportConfig = serde_json::from_value(serde_json::json!({
+            "kind": "smtp", "host": "relay.example", "port": 587, "allow_insecure_smtp": true
+        }))
+        .expect("parses");
+        assert!(Transport::from_config(&cfg).expect("builds").warnings().is_empty());
     }
 
     #[test]

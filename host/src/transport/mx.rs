@@ -13,7 +13,10 @@
 //! certificate checks (MX host names are unauthenticated DNS data: a check would only prove
 //! the name an attacker chose, and most MX certificates would fail it); clear text only when
 //! the server does not offer STARTTLS, or when STARTTLS fails (then once more, in a new
-//! session without it). At most `max_connections_per_domain` sessions per
+//! session without it). With `require_tls = true` there is no clear text: a host that does not
+//! offer STARTTLS, or whose STARTTLS fails, counts as a host that gave no session, so the
+//! message is deferred (certificates are still not checked: that would need MTA-STS or DANE,
+//! RFC 8461, RFC 7672). At most `max_connections_per_domain` sessions per
 //! domain run at once, so a large job does not look like an attack to the receiving server.
 //!
 //! Never logs the dialogue and never puts the message into an outcome.
@@ -45,6 +48,8 @@ pub struct MxDelivery {
     client_id: ClientId,
     timeout: Duration,
     max_connections_per_domain: usize,
+    /// No clear-text fallback (`require_tls`).
+    require_tls: bool,
     /// One semaphore per domain with sessions running; entries go when their last user does.
     domains: Arc<Mutex<HashMap<String, Arc<Semaphore>>>>,
 }
@@ -57,6 +62,7 @@ impl std::fmt::Debug for MxDelivery {
             .field("client_id", &self.client_id)
             .field("timeout", &self.timeout)
             .field("max_connections_per_domain", &self.max_connections_per_domain)
+            .field("require_tls", &self.require_tls)
             .finish_non_exhaustive()
     }
 }
@@ -80,7 +86,9 @@ struct HostFailure {
 impl MxDelivery {
     /// Builds the transport from a [`TransportConfig::Mx`]; sets up the DNS resolver.
     pub fn from_config(cfg: &TransportConfig) -> Result<Self, TransportConfigError> {
-        let TransportConfig::Mx { nameservers, helo_name, timeout_secs, max_connections_per_domain, port } = cfg else {
+        let TransportConfig::Mx { nameservers, helo_name, timeout_secs, max_connections_per_domain, port, require_tls } =
+            cfg
+        else {
             unreachable!("MxDelivery::from_config is only called with TransportConfig::Mx")
         };
         if *port == 0 {
@@ -105,8 +113,14 @@ impl MxDelivery {
             client_id,
             timeout,
             max_connections_per_domain: *max_connections_per_domain,
+            require_tls: *require_tls,
             domains: Arc::default(),
         })
+    }
+
+    /// true with `require_tls`: no delivery in clear text.
+    pub fn requires_tls(&self) -> bool {
+        self.require_tls
     }
 
     /// One line for the start-up banner.
@@ -117,9 +131,13 @@ impl MxDelivery {
             let servers: Vec<String> = self.nameservers.iter().map(ToString::to_string).collect();
             format!("DNS from {}", servers.join(", "))
         };
+        let tls = if self.require_tls {
+            "STARTTLS required (no clear text), without certificate checks"
+        } else {
+            "opportunistic STARTTLS without certificate checks (RFC 7435)"
+        };
         format!(
-            "direct MX delivery to port {} ({dns}, opportunistic STARTTLS without certificate checks (RFC 7435), \
-             at most {} connections per domain, EHLO {})",
+            "direct MX delivery to port {} ({dns}, {tls}, at most {} connections per domain, EHLO {})",
             self.port, self.max_connections_per_domain, self.client_id
         )
     }
@@ -197,6 +215,7 @@ impl MxDelivery {
             let opened = match self.open(host, address, true).await {
                 Ok(conn) => Ok(conn),
                 Err(OpenFailure::NoSession(reason)) => Err(reason),
+                Err(OpenFailure::Tls(tls)) if self.require_tls => Err(format!("{tls}; require_tls: no clear text")),
                 // Opportunistic security (RFC 7435 §3): a server whose STARTTLS fails gets the
                 // message in clear text, like one that does not offer it (whoever can break
                 // the handshake could as well strip the offer). One new session without it.
@@ -236,6 +255,10 @@ impl MxDelivery {
             }
         };
         if !starttls || !conn.server_info().supports_feature(Extension::StartTls) {
+            if self.require_tls {
+                session::quit(self.timeout, conn).await;
+                return Err(OpenFailure::NoSession("does not offer STARTTLS; require_tls: no clear text".into()));
+            }
             return Ok(conn);
         }
         let parameters = match opportunistic_tls(host) {
@@ -450,6 +473,28 @@ mod tests {
         assert_eq!(lines[..3], ["EHLO sender.example", "STARTTLS", "EHLO sender.example"], "{lines:?}");
         assert!(!lines[3..].iter().any(|l| l == "STARTTLS"), "no second STARTTLS: {lines:?}");
         assert_eq!(server.messages().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn require_tls_defers_instead_of_clear_text() {
+        let plain = ScriptedSmtpServer::start(Script::default()).await;
+        let transport = mx(plain.addr().port(), serde_json::json!({"require_tls": true}));
+        assert!(transport.warnings().is_empty(), "{:?}", transport.warnings());
+        assert!(transport.describe().contains("STARTTLS required"), "{}", transport.describe());
+        let results = transport.send(&envelope(&["ok@[127.0.0.1]"]), MESSAGE).await;
+        let RecipientOutcome::Temporary { reply, .. } = &results[0].outcome else { panic!("{results:?}") };
+        assert!(reply.contains("does not offer STARTTLS"), "{reply}");
+        assert!(plain.messages().is_empty(), "nothing sent in clear text");
+
+        let broken = ScriptedSmtpServer::start(Script { starttls: true, broken_tls: true, ..Script::default() }).await;
+        let transport = mx(broken.addr().port(), serde_json::json!({"require_tls": true}));
+        let results = transport.send(&envelope(&["ok@[127.0.0.1]"]), MESSAGE).await;
+        assert!(matches!(results[0].outcome, RecipientOutcome::Temporary { .. }), "{results:?}");
+        assert!(broken.messages().is_empty(), "no clear-text retry");
+        assert_eq!(broken.commands().iter().filter(|c| c.line.starts_with("EHLO")).count(), 1, "one session only");
+
+        let warned = mx(plain.addr().port(), serde_json::json!({}));
+        assert!(warned.warnings().iter().any(|w| w.contains("require_tls")), "{:?}", warned.warnings());
     }
 
     #[tokio::test]

@@ -55,7 +55,17 @@ impl std::fmt::Debug for SmtpRelay {
 impl SmtpRelay {
     /// Builds the relay from a [`TransportConfig::Smtp`]; reads and checks `ca_file`.
     pub fn from_config(cfg: &TransportConfig) -> Result<Self, TransportConfigError> {
-        let TransportConfig::Smtp { host, port, tls, username, password, ca_file, helo_name, timeout_secs } = cfg
+        let TransportConfig::Smtp {
+            host,
+            port,
+            tls,
+            allow_insecure_smtp,
+            username,
+            password,
+            ca_file,
+            helo_name,
+            timeout_secs,
+        } = cfg
         else {
             unreachable!("SmtpRelay::from_config is only called with TransportConfig::Smtp")
         };
@@ -79,6 +89,8 @@ impl SmtpRelay {
         };
         let tls_parameters = match (tls, ca_file) {
             (TlsMode::None, Some(_)) => return Err(TransportConfigError::CaFileWithoutTls),
+            // Clear text only when the operator said so (DESIGN §4: mail carries passwords).
+            (TlsMode::None, None) if !allow_insecure_smtp => return Err(TransportConfigError::InsecureSmtp),
             (TlsMode::None, None) => None,
             (_, ca_file) => Some(build_tls_parameters(host, ca_file.as_deref())?),
         };
@@ -116,7 +128,7 @@ impl SmtpRelay {
     }
 
     /// `host:port`, IPv6 literals in brackets.
-    fn address(&self) -> String {
+    pub(super) fn address(&self) -> String {
         if self.host.contains(':') {
             format!("[{}]:{}", self.host, self.port)
         } else {
@@ -333,7 +345,8 @@ mod tests {
 
     fn relay(port: u16, extra: serde_json::Value) -> Transport {
         let mut cfg = serde_json::json!({
-            "kind": "smtp", "host": "127.0.0.1", "port": port, "tls": "none", "timeout_secs": 5
+            "kind": "smtp", "host": "127.0.0.1", "port": port, "tls": "none", "timeout_secs": 5,
+            "allow_insecure_smtp": true
         });
         if let (Some(cfg), Some(extra)) = (cfg.as_object_mut(), extra.as_object()) {
             cfg.extend(extra.clone());

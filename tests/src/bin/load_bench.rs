@@ -474,6 +474,7 @@ kind = "smtp"
 host = "127.0.0.1"
 port = {smtp_port}
 tls = "none"
+allow_insecure_smtp = true
 
 [antivirus]
 {antivirus}

@@ -30,6 +30,6 @@ pub fn secure_statement(subject: &str, archive: &str, to: &[String]) -> Value {
 /// `[transport]` for a local test relay on `port`, in clear text.
 pub fn plain_relay(port: u16, timeout_secs: u64) -> String {
     format!(
-        "[transport]\nkind = \"smtp\"\nhost = \"127.0.0.1\"\nport = {port}\ntls = \"none\"\ntimeout_secs = {timeout_secs}\n"
+        "[transport]\nkind = \"smtp\"\nhost = \"127.0.0.1\"\nport = {port}\ntls = \"none\"\nallow_insecure_smtp = true\ntimeout_secs = {timeout_secs}\n"
     )
 }

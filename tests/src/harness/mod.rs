@@ -17,6 +17,7 @@ pub mod postgres;
 pub mod receiver;
 pub mod report;
 pub mod server;
+pub mod slow_client;
 pub mod smtp;
 pub mod strict_mime;
 pub mod tls;

@@ -2,6 +2,7 @@
 
 use super::fields::{Fields, Text, type_problem};
 use super::limits::MAX_NAME_CHARS;
+use crate::request::address::is_direction_control;
 use crate::request::encoding::decode_base64;
 use crate::request::json::Json;
 use crate::request::model::Attachment;
@@ -34,8 +35,18 @@ fn attachment(r: &mut Report, value: &Json, path: Pointer) -> AttachmentRead {
 }
 
 fn read_fields(r: &mut Report, fields: &Fields, sealed: Option<bool>) -> Option<Attachment> {
-    // The name becomes a MIME parameter and a ZIP entry name: one line, no NUL.
-    let name = fields.text(r, "name", Text::header(MAX_NAME_CHARS).required());
+    // The name becomes a MIME parameter and a ZIP entry name: one line, no NUL, one file name.
+    let name = fields.text(r, "name", Text::header(MAX_NAME_CHARS).required()).filter(|name| {
+        let why = file_name_problem(name);
+        if let Some(why) = &why {
+            r.problem(
+                &fields.path.key("name"),
+                ProblemKind::InvalidValue,
+                format!("\"{}\" {why}", name.escape_debug()),
+            );
+        }
+        why.is_none()
+    });
     let content_type = fields.text(r, "contentType", Text::header(255)).and_then(|t| {
         if is_mime_type(t) {
             Some(t.trim().to_owned())
@@ -117,10 +128,58 @@ fn secure_flag(r: &mut Report, fields: &Fields) -> Option<bool> {
     }
 }
 
+/// Why `name` is not a plain file name, if it is not. RFC 2183 §2.3 makes the `filename`
+/// parameter a file name and tells readers to ignore any directory in it; a sender that
+/// puts `../` or `C:\\` there is either broken or probing for a reader that does not, so it
+/// is told rather than silently cleaned (sealed entries are also sanitized, DESIGN §3.7).
+/// Direction controls (U+202E…) would let `invoice\u{202E}fdp.exe` display as
+/// `invoiceexe.pdf`.
+fn file_name_problem(name: &str) -> Option<String> {
+    if let Some(c) = name.chars().find(|&c| c == '/' || c == '\\') {
+        return Some(format!("contains {c:?}: an attachment name is a file name, not a path (RFC 2183 §2.3)"));
+    }
+    if name.chars().all(|c| c == '.' || c.is_whitespace()) {
+        return Some("is not a file name (only dots and spaces: \".\" and \"..\" name directories)".into());
+    }
+    if let Some(c) = name.chars().find(|&c| is_direction_control(c)) {
+        return Some(format!(
+            "contains the Unicode direction control U+{:04X}, which disguises a file name's extension \
+             (\"invoice\\u{{202E}}fdp.exe\" displays as \"invoiceexe.pdf\")",
+            c as u32
+        ));
+    }
+    None
+}
+
 /// RFC 2045 §5.1 `type "/" subtype` of tokens, parameters allowed.
 fn is_mime_type(t: &str) -> bool {
     let essence = t.split(';').next().unwrap_or("").trim();
     let token =
         |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?=".contains(&b));
     essence.split_once('/').is_some_and(|(ty, sub)| token(ty) && token(sub))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::file_name_problem;
+
+    #[test]
+    fn attachment_names_are_file_names() {
+        for ok in ["invoice.pdf", "Rechnung Müller.pdf", ".profile", "a..b.txt", "تقرير.pdf", "日本語.txt"] {
+            assert_eq!(file_name_problem(ok), None, "{ok}");
+        }
+        for (bad, says) in [
+            ("../../etc/passwd", "'/'"),
+            ("..\\..\\boot.ini", "'\\\\'"),
+            ("C:\\Windows\\x.dll", "'\\\\'"),
+            ("/etc/passwd", "'/'"),
+            ("..", "only dots"),
+            (". .", "only dots"),
+            ("invoice\u{202E}fdp.exe", "U+202E"),
+            ("report\u{2067}.pdf", "U+2067"),
+        ] {
+            let why = file_name_problem(bad).unwrap_or_else(|| panic!("{bad:?} accepted"));
+            assert!(why.contains(says), "{bad:?}: {why}");
+        }
+    }
 }

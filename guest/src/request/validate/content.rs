@@ -25,13 +25,15 @@ const BODY_KEYS: &[&str] =
 /// Reads `key` of the root as a text part. `templating` is `job.features.templating.active`
 /// (`None` when that value was refused); when it is `true`, a `template` is decoded and
 /// parsed into [`model::Text::template`] (a construct outside the subset is `invalid-value`
-/// at `…/template`, naming the construct and its line:column).
+/// at `…/template`, naming the construct and its line:column). A decoded template longer
+/// than `max_template_bytes` is `too-long` and not parsed.
 pub(crate) fn text_part(
     r: &mut Report,
     root: &Fields,
     key: &str,
     part: Part,
     templating: Option<bool>,
+    max_template_bytes: u64,
 ) -> Option<(model::Text, Option<BodyType>)> {
     // Retarus: subject is mandatory; body and alternative are optional (a message may be
     // only a subject and attachments).
@@ -146,6 +148,21 @@ pub(crate) fn text_part(
             return None;
         }
     };
+    // A template is at most as long as the largest mail it may render (`max-rendered-bytes`,
+    // Retarus' 1 MB): its text is part of every rendering, and parsing costs memory in
+    // proportion (a 27 MB template of `${a}` would be millions of nodes, past the sandbox's
+    // memory limit).
+    if templated && text.len() as u64 > max_template_bytes {
+        r.problem(
+            &fields.path.key("template"),
+            ProblemKind::TooLong,
+            format!(
+                "the decoded template is {} bytes long; at most {max_template_bytes} are allowed (max-rendered-bytes)",
+                text.len()
+            ),
+        );
+        return None;
+    }
     let template = if templated {
         match Template::parse(&text) {
             Ok(t) => Some(t),

@@ -182,16 +182,26 @@ pub(crate) fn check_text<'a>(r: &mut Report, path: &Pointer, value: &'a Json, ru
     Some(s)
 }
 
+/// Whether `c` may not appear in a header value (see [`header_safe`]).
+pub(crate) fn breaks_header_line(c: char) -> bool {
+    (c != '\t' && c.is_control()) || matches!(c, '\u{2028}' | '\u{2029}')
+}
+
 /// Header values must not contain CR or LF (a second header or a body could be injected,
-/// RFC 5322 §2.2) nor other control characters. Tab is allowed (RFC 5322 WSP).
+/// RFC 5322 §2.2) nor other control characters. Tab is allowed (RFC 5322 WSP). The Unicode
+/// line and paragraph separators (U+2028, U+2029) are refused too: they are mandatory line
+/// breaks for Unicode text (UAX #14), and RFC 6532 readers that take UTF-8 headers as they
+/// come would show a second line the sender never meant to be one.
 pub(crate) fn header_safe(path: &Pointer, r: &mut Report, s: &str) -> bool {
-    match s.char_indices().find(|&(_, c)| c != '\t' && c.is_control()) {
+    match s.char_indices().find(|&(_, c)| breaks_header_line(c)) {
         None => true,
         Some((at, c)) => {
             let what = match c {
                 '\r' => "a carriage return (CR)".to_owned(),
                 '\n' => "a line feed (LF)".to_owned(),
                 '\0' => "a NUL character".to_owned(),
+                '\u{2028}' => "a Unicode line separator (U+2028)".to_owned(),
+                '\u{2029}' => "a Unicode paragraph separator (U+2029)".to_owned(),
                 c => format!("the control character U+{:04X}", c as u32),
             };
             r.problem(

@@ -114,13 +114,21 @@ pub fn validate(bytes: &[u8], limits: &Limits) -> Result<Validated, Vec<Problem>
         }
         None => (None, None, Default::default()),
     };
-    let subject = content::text_part(&mut r, &top, "subject", Part::Subject, settings.templating);
+    let subject =
+        content::text_part(&mut r, &top, "subject", Part::Subject, settings.templating, limits.max_rendered_bytes);
     let body = match top.raw("body") {
         // Retarus: the body is optional; a message without one has an empty text/plain body.
         None => Some((Text { text: String::new(), transfer_encoding: None, template: None }, Some(BodyType::Plain))),
-        Some(_) => content::text_part(&mut r, &top, "body", Part::Body, settings.templating),
+        Some(_) => content::text_part(&mut r, &top, "body", Part::Body, settings.templating, limits.max_rendered_bytes),
     };
-    let alternative = content::text_part(&mut r, &top, "alternative", Part::Alternative, settings.templating);
+    let alternative = content::text_part(
+        &mut r,
+        &top,
+        "alternative",
+        Part::Alternative,
+        settings.templating,
+        limits.max_rendered_bytes,
+    );
     let attachments = attachments::attachments(&mut r, &top);
     let blocks = recipients::recipients(&mut r, &top, limits.max_addresses, settings.templating);
     let callback = notification::notification(&mut r, &top);

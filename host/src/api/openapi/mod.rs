@@ -90,6 +90,7 @@ pub fn finish(api: &OpenApi) -> Value {
         // `get_mut`, not indexing: indexing a missing key would insert a `null`.
         for item in doc.get_mut(section).and_then(Value::as_object_mut).into_iter().flat_map(|m| m.values_mut()) {
             for operation in item.as_object_mut().into_iter().flat_map(|m| m.values_mut()) {
+                auth_throttled(operation);
                 let parameters = operation.get_mut("parameters").and_then(Value::as_array_mut);
                 for parameter in parameters.into_iter().flatten() {
                     not_null_header(parameter);
@@ -107,6 +108,34 @@ pub fn finish(api: &OpenApi) -> Value {
         }
     }
     doc
+}
+
+/// Every operation with credentials may answer `429 AUTH_THROTTLED` (`api::throttle`, a
+/// middleware no handler describes): added to its `429`, or as its `429`.
+fn auth_throttled(operation: &mut Value) {
+    if operation.get("security").and_then(Value::as_array).is_none_or(|s| s.is_empty()) {
+        return;
+    }
+    const WHY: &str = "`AUTH_THROTTLED`: too many failed authentications from this client address or for \
+        this account name (`[limits] failed_auths_per_client`, `failed_auths_per_account`); nothing was \
+        checked. Retry after `Retry-After`.";
+    let Some(responses) = operation.get_mut("responses").and_then(Value::as_object_mut) else { return };
+    match responses.get_mut("429").and_then(|r| r.get_mut("description")) {
+        Some(Value::String(description)) => *description = format!("{description} {WHY}"),
+        _ => {
+            responses.insert(
+                "429".into(),
+                serde_json::json!({
+                    "description": WHY,
+                    "headers": { "Retry-After": {
+                        "description": "Seconds until the throttle ends.",
+                        "schema": { "type": "integer", "format": "int32", "minimum": 1 },
+                    } },
+                    "content": { "application/json": { "schema": { "$ref": "#/components/schemas/ErrorBody" } } },
+                }),
+            );
+        }
+    }
 }
 
 /// utoipa types an optional header parameter (`Option<String>`) as `["string", "null"]`,
@@ -188,6 +217,7 @@ mod tests {
             v
         };
         let expected: Vec<(String, String)> = [
+            ("delete", "/rest/v1/jobs/{jobId}"),
             ("delete", "/rest/v1/suppressions/{email}"),
             ("get", "/docs"),
             ("get", "/healthz"),

@@ -30,6 +30,8 @@
 
 mod lists;
 mod outbox;
+mod retention;
+mod rotate;
 mod schema;
 
 use async_trait::async_trait;
@@ -293,12 +295,11 @@ async fn finish_if_done(tx: &impl GenericClient, job_id: &str, now_ms: u64) -> R
     if open > 0 {
         return Ok(false);
     }
-    // The callback setup outlives the job while its last events are being pushed.
+    // The callback setup (sealed) stays until the job is erased (retention or DELETE):
+    // a bounce reported after delivery is pushed like every other event.
     let changed = tx
         .execute(
-            "UPDATE jobs SET state = 'finished', finished_ms = $2, request = NULL, lease_owner = NULL, lease_until = NULL,
-                 callbacks = CASE WHEN EXISTS (SELECT 1 FROM callback_posts WHERE job_id = $1 AND state = 'pending')
-                                  THEN callbacks END
+            "UPDATE jobs SET state = 'finished', finished_ms = $2, request = NULL, lease_owner = NULL, lease_until = NULL
              WHERE id = $1 AND state != 'finished'",
             &[&job_id, &(now_ms as i64)],
         )
@@ -732,9 +733,11 @@ impl Store for PostgresStore {
             (job.try_get(0)?, job.try_get(1)?, job.try_get(2)?);
         let rows = tx
             .query(
-                "SELECT block, address, role, reference, status, password, reply, detail, updated_ms
-                 FROM recipients WHERE job_id = $1 ORDER BY block, seq",
-                &[&job_id],
+                // Every statement of this API read names the account (store::Isolation).
+                "SELECT r.block, r.address, r.role, r.reference, r.status, r.password, r.reply, r.detail, r.updated_ms
+                 FROM recipients r JOIN jobs j ON j.id = r.job_id AND j.account = $2
+                 WHERE r.job_id = $1 ORDER BY r.block, r.seq",
+                &[&job_id, &account],
             )
             .await?;
         let mut recipients = Vec::with_capacity(rows.len());
@@ -755,8 +758,10 @@ impl Store for PostgresStore {
             .query(
                 "SELECT e.seq, e.block, e.recipient, e.kind, e.description, e.ts_ms,
                         p.state, p.tries, p.last_status, p.last_error
-                 FROM events e LEFT JOIN callback_posts p ON p.id = e.post WHERE e.job_id = $1 ORDER BY e.seq",
-                &[&job_id],
+                 FROM events e JOIN jobs j ON j.id = e.job_id AND j.account = $2
+                      LEFT JOIN callback_posts p ON p.id = e.post
+                 WHERE e.job_id = $1 ORDER BY e.seq",
+                &[&job_id, &account],
             )
             .await?;
         let mut events = Vec::with_capacity(rows.len());
@@ -808,5 +813,13 @@ impl Store for PostgresStore {
     async fn late_bounce(&self, bounce: super::LateBounce) -> Result<super::LateBounceOutcome, StoreError> {
         let per_post = self.events_per_post;
         in_transaction!(self, tx => lists::late_bounce(&tx, &bounce, per_post))
+    }
+
+    async fn delete_job(&self, account: &str, job_id: &str) -> Result<super::DeleteOutcome, StoreError> {
+        in_transaction!(self, tx => retention::delete(&tx, account, job_id))
+    }
+
+    async fn purge_finished(&self, before_ms: u64, batch: usize) -> Result<u64, StoreError> {
+        in_transaction!(self, tx => retention::purge(&tx, before_ms, batch))
     }
 }

@@ -109,10 +109,9 @@ pub(super) async fn claim(
     }))
 }
 
-/// Records a try of post `id` and releases its lease; purges the job's callback setup when
-/// the job is finished and this was its last pending post. The job's row is locked first,
-/// so this cannot interleave with the commit that finishes the job (each would otherwise
-/// leave the purge to the other).
+/// Records a try of post `id` and releases its lease. The job's row is locked first, as
+/// every commit of a job does; a post erased meanwhile with its job (retention or
+/// `DELETE`) is nothing to record.
 pub(super) async fn commit(
     tx: &impl GenericClient,
     id: i64,
@@ -138,12 +137,6 @@ pub(super) async fn commit(
              last_error = $5, lease_owner = NULL, lease_until = NULL, updated_ms = $6
          WHERE id = $1",
         &[&id, &state.to_db(), &next_ms, &http_status, &error, &(now_ms as i64)],
-    )
-    .await?;
-    tx.execute(
-        "UPDATE jobs SET callbacks = NULL WHERE id = $1 AND state = 'finished'
-             AND NOT EXISTS (SELECT 1 FROM callback_posts WHERE job_id = $1 AND state = 'pending')",
-        &[&job_id],
     )
     .await?;
     Ok(())

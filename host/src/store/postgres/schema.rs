@@ -15,7 +15,8 @@ use crate::store::at_rest::AtRestKey;
 /// Never edit a released entry: add a new one. Mirrors the SQLite schema (same tables and
 /// columns), with `BIGSERIAL` where SQLite has `rowid`/`AUTOINCREMENT`: recipients and
 /// deliveries are reported in insertion order.
-pub(super) const MIGRATIONS: &[&str] = &[r#"
+pub(super) const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE accounts (
   name TEXT PRIMARY KEY, secret_hash BYTEA NOT NULL, customer_no TEXT, created_ms BIGINT NOT NULL);
 CREATE TABLE jobs (
@@ -59,7 +60,14 @@ CREATE TABLE rate_windows (
   account TEXT NOT NULL, window_no BIGINT NOT NULL, recipients BIGINT NOT NULL,
   PRIMARY KEY (account, window_no));
 CREATE TABLE sealmail_meta (name TEXT PRIMARY KEY, value BYTEA NOT NULL);
-"#];
+"#,
+    // Retention (store::retention): finding expired jobs, and a job's rows in every table.
+    r#"
+CREATE INDEX jobs_finished ON jobs(finished_ms) WHERE state = 'finished';
+CREATE INDEX callback_posts_of_job ON callback_posts(job_id);
+CREATE INDEX idempotency_job ON idempotency(job_id);
+"#,
+];
 
 /// The advisory lock of schema changes (any constant; it only has to be the same in every
 /// node): "sealmail" in ASCII.
@@ -99,7 +107,10 @@ pub(super) async fn migrate(client: &mut Client) -> Result<(), StoreError> {
 }
 
 /// Records the key check value on first start and refuses a key whose value differs: every
-/// node must seal with the same key, or one node could not read what another stored.
+/// node must seal with the same key, or one node could not read what another stored. During
+/// a rotation the recorded value is still the previous key's, which a node accepts when that
+/// key is among its `previous_storage_keys`; [`record_rotated_key`] moves the value to the
+/// new key once everything is re-sealed, after which a node with only the old key is refused.
 pub(super) async fn check_key(client: &Client, key: &AtRestKey) -> Result<(), StoreError> {
     let value = key.derive(KEY_CHECK_PURPOSE).to_vec();
     client
@@ -110,5 +121,13 @@ pub(super) async fn check_key(client: &Client, key: &AtRestKey) -> Result<(), St
         .await?;
     let stored: Vec<u8> =
         client.query_one("SELECT value FROM sealmail_meta WHERE name = 'storage_key_check'", &[]).await?.try_get(0)?;
-    if stored == value { Ok(()) } else { Err(StoreError::KeyMismatch) }
+    let previous = key.derive_previous(KEY_CHECK_PURPOSE);
+    if stored == value || previous.iter().any(|p| p[..] == stored[..]) { Ok(()) } else { Err(StoreError::KeyMismatch) }
+}
+
+/// Records the current key as the database's key (a rotation is complete).
+pub(super) async fn record_rotated_key(client: &Client, key: &AtRestKey) -> Result<(), StoreError> {
+    let value = key.derive(KEY_CHECK_PURPOSE).to_vec();
+    client.execute("UPDATE sealmail_meta SET value = $1 WHERE name = 'storage_key_check'", &[&value]).await?;
+    Ok(())
 }

@@ -11,15 +11,18 @@
 //! happens in the callers before an operation is queued (and after a read).
 //!
 //! `secure_delete = FAST` overwrites purged request bodies, messages and secrets where that
-//! costs no extra I/O (on pages being written anyway); content freed to whole free pages
-//! may remain until the pages are reused. It is all encrypted at rest (`at_rest`), so
-//! this is defence in depth; full `ON` cost ~290 page writes per delivery commit
-//! (docs/performance.md).
+//! costs no extra I/O (on pages being written anyway); whole free pages are given back by
+//! `incremental_vacuum` and the `-wal` file truncated periodically ([`vacuum`]). It is all
+//! encrypted at rest (`at_rest`), so this is defence in depth; full `ON` cost ~290 page
+//! writes per delivery commit (docs/performance.md).
 //!
 //! The callback outbox is in [`outbox`], the suppression list and rate counters in [`lists`].
 
 mod lists;
 mod outbox;
+mod retention;
+mod rotate;
+mod vacuum;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -32,9 +35,9 @@ use tokio::sync::oneshot;
 use super::at_rest::AtRestKey;
 use super::codes::DbName;
 use super::{
-    ClaimedJob, ClaimedMessage, ClaimedPost, DeliveryDecision, DeliveryStatus, Effects, JobStatus, LateBounce,
-    LateBounceOutcome, MessageKind, NewJob, PasswordState, PostOutcome, RecipientStatus, Role, SealedEffects,
-    StartDecision, Store, StoreError, StoredAccount, StoredEvent, Submitted, Suppression, Work,
+    ClaimedJob, ClaimedMessage, ClaimedPost, DeleteOutcome, DeliveryDecision, DeliveryStatus, Effects, JobStatus,
+    LateBounce, LateBounceOutcome, MessageKind, NewJob, PasswordState, PostOutcome, RecipientStatus, Role,
+    SealedEffects, StartDecision, Store, StoreError, StoredAccount, StoredEvent, Submitted, Suppression, Work,
 };
 
 /// Schema migrations, applied in order at start-up; `PRAGMA user_version` records how many
@@ -90,6 +93,12 @@ CREATE TABLE rate_windows (
   account TEXT NOT NULL, window INTEGER NOT NULL, recipients INTEGER NOT NULL,
   PRIMARY KEY (account, window));
 "#,
+    // Retention (store::retention): finding expired jobs, and a job's rows in every table.
+    r#"
+CREATE INDEX jobs_finished ON jobs(finished_ms) WHERE state = 'finished';
+CREATE INDEX callback_posts_of_job ON callback_posts(job_id);
+CREATE INDEX idempotency_job ON idempotency(job_id);
+"#,
 ];
 
 /// How long an `Idempotency-Key` is remembered (DESIGN §2: 24 h).
@@ -136,10 +145,11 @@ fn open_connection(path: &Path) -> Result<Connection, StoreError> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(std::time::Duration::from_secs(30))?;
     conn.set_prepared_statement_cache_capacity(64);
+    // auto_vacuum first: it only takes effect in a database without tables (a new one).
     // WAL: readers never block the writer. FULL: the WAL is synced at every commit
     // (NORMAL would only sync at checkpoints and could lose acknowledged jobs).
     conn.execute_batch(
-        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA secure_delete = FAST; PRAGMA foreign_keys = ON;",
+        "PRAGMA auto_vacuum = INCREMENTAL; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA secure_delete = FAST; PRAGMA foreign_keys = ON;",
     )?;
     Ok(conn)
 }
@@ -157,16 +167,16 @@ impl SqliteStore {
             .name("sealmail-store".into())
             .spawn(move || writer_loop(conn, rx))
             .map_err(|e| StoreError::Database(e.to_string()))?;
-        Ok(Self {
-            inner: Arc::new(Inner {
-                path: path.to_owned(),
-                key,
-                ops: Mutex::new(Some(tx)),
-                readers: Mutex::new(Vec::new()),
-                writer: Mutex::new(Some(writer)),
-                events_per_post: AtomicUsize::new(DEFAULT_EVENTS_PER_POST),
-            }),
-        })
+        let inner = Arc::new(Inner {
+            path: path.to_owned(),
+            key,
+            ops: Mutex::new(Some(tx)),
+            readers: Mutex::new(Vec::new()),
+            writer: Mutex::new(Some(writer)),
+            events_per_post: AtomicUsize::new(DEFAULT_EVENTS_PER_POST),
+        });
+        vacuum::spawn_maintenance(Arc::downgrade(&inner));
+        Ok(Self { inner })
     }
 
     /// Bounds the events of one callback post (the size of one `POST` body).
@@ -461,12 +471,11 @@ fn finish_if_done(conn: &Connection, job_id: &str, now_ms: u64) -> Result<bool, 
     if open > 0 {
         return Ok(false);
     }
-    // The callback setup outlives the job while its last events are being pushed.
+    // The callback setup (sealed) stays until the job is erased (retention or DELETE):
+    // a bounce reported after delivery is pushed like every other event.
     let changed = execute(
         conn,
-        "UPDATE jobs SET state = 'finished', finished_ms = ?2, request = NULL, lease_owner = NULL, lease_until = NULL,
-             callbacks = CASE WHEN EXISTS (SELECT 1 FROM callback_posts WHERE job_id = ?1 AND state = 'pending')
-                              THEN callbacks END
+        "UPDATE jobs SET state = 'finished', finished_ms = ?2, request = NULL, lease_owner = NULL, lease_until = NULL
          WHERE id = ?1 AND state != 'finished'",
         params![job_id, now_ms as i64],
     )?;
@@ -890,12 +899,15 @@ impl Store for SqliteStore {
                 )
                 .optional()?;
             let Some((received_ms, state, finished_ms)) = job else { return Ok(None) };
+            // Every statement of this API read names the account, not only the first: a later
+            // edit cannot make one of them reach another account's rows (store::Isolation).
             let mut stmt = conn.prepare_cached(
-                "SELECT block, address, role, reference, status, password, reply, detail, updated_ms
-                 FROM recipients WHERE job_id = ?1 ORDER BY block, rowid",
+                "SELECT r.block, r.address, r.role, r.reference, r.status, r.password, r.reply, r.detail, r.updated_ms
+                 FROM recipients r JOIN jobs j ON j.id = r.job_id AND j.account = ?2
+                 WHERE r.job_id = ?1 ORDER BY r.block, r.rowid",
             )?;
             let mut recipients = Vec::new();
-            let mut rows = stmt.query(params![job_id])?;
+            let mut rows = stmt.query(params![job_id, account])?;
             while let Some(r) = rows.next()? {
                 recipients.push(RecipientStatus {
                     block: r.get(0)?,
@@ -912,10 +924,12 @@ impl Store for SqliteStore {
             let mut stmt = conn.prepare_cached(
                 "SELECT e.seq, e.block, e.recipient, e.kind, e.description, e.ts_ms,
                         p.state, p.tries, p.last_status, p.last_error
-                 FROM events e LEFT JOIN callback_posts p ON p.id = e.post WHERE e.job_id = ?1 ORDER BY e.seq",
+                 FROM events e JOIN jobs j ON j.id = e.job_id AND j.account = ?2
+                      LEFT JOIN callback_posts p ON p.id = e.post
+                 WHERE e.job_id = ?1 ORDER BY e.seq",
             )?;
             let mut events = Vec::new();
-            let mut rows = stmt.query(params![job_id])?;
+            let mut rows = stmt.query(params![job_id, account])?;
             while let Some(r) = rows.next()? {
                 events.push(StoredEvent { notification: outbox::notification(r, 6)?, ..event_row(r)? });
             }
@@ -969,6 +983,17 @@ impl Store for SqliteStore {
     async fn late_bounce(&self, bounce: LateBounce) -> Result<LateBounceOutcome, StoreError> {
         let per_post = self.events_per_post();
         self.write(move |conn| lists::late_bounce(conn, &bounce, per_post)).await
+    }
+
+    async fn delete_job(&self, account: &str, job_id: &str) -> Result<DeleteOutcome, StoreError> {
+        let (account, job_id) = (account.to_owned(), job_id.to_owned());
+        self.write(move |conn| retention::delete(conn, &account, &job_id)).await
+    }
+
+    async fn purge_finished(&self, before_ms: u64, batch: usize) -> Result<u64, StoreError> {
+        // One batch per transaction: the writer thread, shared with every other write, is
+        // held only for that long.
+        self.write(move |conn| retention::purge(conn, before_ms, batch)).await
     }
 }
 

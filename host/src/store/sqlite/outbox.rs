@@ -3,7 +3,8 @@
 //!
 //! A post's events are fixed when it is created, so every try of it carries the same events,
 //! tags and `webhook-id`. The job's callback setup (endpoint, credentials, body meta) stays
-//! in `jobs.callbacks`, encrypted at rest, until the job is finished and its last post is done.
+//! in `jobs.callbacks`, encrypted at rest, until the job is erased (retention or `DELETE`,
+//! [`crate::store::retention`]): a bounce reported days after delivery is pushed too.
 
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -87,8 +88,8 @@ pub(super) fn claim(conn: &Connection, owner: &str, now_ms: u64, lease_ms: u64) 
     Ok(Some(RawPost { id, job_id, account, received_ms: received_ms as u64, tries, sealed_setup, events }))
 }
 
-/// Records a try of post `id` and releases its lease; purges the job's callback setup when
-/// the job is finished and this was its last pending post.
+/// Records a try of post `id` and releases its lease. (A post erased meanwhile with its
+/// job, by retention or `DELETE`, is nothing to record.)
 pub(super) fn commit(conn: &Connection, id: i64, now_ms: u64, outcome: &PostOutcome) -> Result<(), StoreError> {
     let (state, next_ms, http_status, error) = match outcome {
         PostOutcome::Delivered { http_status } => (PostState::Delivered, None, Some(*http_status), None),
@@ -97,23 +98,13 @@ pub(super) fn commit(conn: &Connection, id: i64, now_ms: u64, outcome: &PostOutc
             (PostState::Pending, Some(*at_ms), *http_status, error.clone())
         }
     };
-    let job_id: Option<String> = query_row(
+    execute(
         conn,
         "UPDATE callback_posts SET state = ?2, tries = tries + 1, next_ms = COALESCE(?3, next_ms), last_status = ?4,
              last_error = ?5, lease_owner = NULL, lease_until = NULL, updated_ms = ?6
-         WHERE id = ?1 RETURNING job_id",
+         WHERE id = ?1",
         params![id, state.to_db(), next_ms.map(|t| t as i64), http_status, error, now_ms as i64],
-        |r| r.get(0),
-    )
-    .optional()?;
-    if let Some(job_id) = job_id {
-        execute(
-            conn,
-            "UPDATE jobs SET callbacks = NULL WHERE id = ?1 AND state = 'finished'
-                 AND NOT EXISTS (SELECT 1 FROM callback_posts WHERE job_id = ?1 AND state = 'pending')",
-            params![job_id],
-        )?;
-    }
+    )?;
     Ok(())
 }
 
