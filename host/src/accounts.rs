@@ -87,6 +87,15 @@ impl Accounts {
                 check.update(secret.as_bytes());
                 check.verify_slice(&expected).is_ok()
             });
+            if ok {
+                // Hashed under a previous storage key: re-hash under the current one now that
+                // the secret is at hand, so this account no longer needs the old key. A
+                // failure only means the next login tries again.
+                match self.store.rehash_account(name, expected, mac(&self.key, secret)).await {
+                    Ok(_) => tracing::info!(account = name, "account secret re-hashed under the current storage key"),
+                    Err(e) => tracing::warn!(account = name, error = %e, "re-hashing the account secret failed"),
+                }
+            }
         }
         Ok(match stored {
             Some(a) if ok => Some(Account { name: name.to_owned(), customer_no: a.customer_no }),
@@ -216,7 +225,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn stored_accounts_authenticate_with_a_previous_storage_key_while_it_is_listed() {
+    async fn a_stored_account_hashed_under_a_previous_key_logs_in_and_is_rehashed_under_the_new_one() {
         let dir = tempfile::tempdir().unwrap();
         let (old, new) = ([1u8; 32], [2u8; 32]);
         let store: Arc<dyn Store> = Arc::new(
@@ -231,8 +240,12 @@ mod tests {
         let after = Accounts::new(new, &[], store.clone());
         assert_eq!(after.authenticate("added", "the-secret").await.unwrap(), None, "the old key is gone");
         let rotating = after.with_previous_keys(vec![old]);
-        assert!(rotating.authenticate("added", "the-secret").await.unwrap().is_some());
         assert_eq!(rotating.authenticate("added", "wrong").await.unwrap(), None);
+        assert!(rotating.authenticate("added", "the-secret").await.unwrap().is_some());
+        // That login re-hashed the account under the new key: the old one can go.
+        let retired = Accounts::new(new, &[], store.clone());
+        assert!(retired.authenticate("added", "the-secret").await.unwrap().is_some());
+        assert_eq!(retired.authenticate("added", "wrong").await.unwrap(), None);
     }
 
     fn account(secrets: &[&str], callback: Option<crate::config::EndpointConfig>) -> AccountConfig {

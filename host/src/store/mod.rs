@@ -476,6 +476,11 @@ pub trait Store: Send + Sync + 'static {
         secret_hash: [u8; 32],
         customer_no: Option<String>,
     ) -> Result<(), StoreError>;
+    /// Replaces a stored account's secret hash, if it is still `old`: an account that logs in
+    /// with a hash under a previous storage key is re-hashed under the current one, so the old
+    /// key can be retired (docs/service.md, "Storage key and rotation"). false when the hash
+    /// had changed meanwhile (another node re-hashed it first).
+    async fn rehash_account(&self, name: &str, old: [u8; 32], new: [u8; 32]) -> Result<bool, StoreError>;
     /// Jobs accepted but not finished.
     async fn unfinished_jobs(&self) -> Result<u64, StoreError>;
     /// Drops every lease: at start-up of the only node using an SQLite store. A no-op on a

@@ -588,6 +588,17 @@ impl Store for PostgresStore {
         if inserted == 0 { Err(StoreError::AccountExists(name.to_owned())) } else { Ok(()) }
     }
 
+    async fn rehash_account(&self, name: &str, old: [u8; 32], new: [u8; 32]) -> Result<bool, StoreError> {
+        let client = self.pool.get().await?;
+        let updated = client
+            .execute(
+                "UPDATE accounts SET secret_hash = $3 WHERE name = $1 AND secret_hash = $2",
+                &[&name, &old.as_slice(), &new.as_slice()],
+            )
+            .await?;
+        Ok(updated == 1)
+    }
+
     async fn unfinished_jobs(&self) -> Result<u64, StoreError> {
         let client = self.pool.get().await?;
         let n: i64 = client.query_one("SELECT count(*) FROM jobs WHERE state != 'finished'", &[]).await?.try_get(0)?;

@@ -588,6 +588,19 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn rehash_account(&self, name: &str, old: [u8; 32], new: [u8; 32]) -> Result<bool, StoreError> {
+        let name = name.to_owned();
+        self.write(move |conn| {
+            let updated = execute(
+                conn,
+                "UPDATE accounts SET secret_hash = ?3 WHERE name = ?1 AND secret_hash = ?2",
+                params![name, old.as_slice(), new.as_slice()],
+            )?;
+            Ok(updated == 1)
+        })
+        .await
+    }
+
     async fn unfinished_jobs(&self) -> Result<u64, StoreError> {
         self.read(|conn, _| {
             Ok(query_row(conn, "SELECT count(*) FROM jobs WHERE state != 'finished'", [], |r| r.get::<_, i64>(0))?
