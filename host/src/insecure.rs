@@ -29,6 +29,13 @@ pub fn warnings(config: &Config, transport: &Transport, scheme: &str) -> Vec<Str
         ));
     }
     out.extend(transport.warnings());
+    if let Some(path) = &config.sandbox.service_component {
+        out.push(format!(
+            "sandbox.service_component loads the workflow from {} instead of the component built into this \
+             binary: whatever that file does decides what is sent (meant for tests and trial builds)",
+            path.display()
+        ));
+    }
     if let Ok(Database::Sqlite(_)) = config.database()
         && config.storage_key.is_none()
     {
@@ -107,6 +114,8 @@ host = "relay.example"
 port = 25
 tls = "none"
 allow_insecure_smtp = true
+[sandbox]
+service_component = "/srv/trial/service.wasm"
 [[accounts]]
 name = "short"
 secret = "tooshort"
@@ -115,13 +124,18 @@ callback = { url = "HTTP://hooks.example/cb" }
         );
         let w = warnings(&c, &transport(&c), "http");
         let all = w.join("\n");
-        for needle in
-            ["plain HTTP on 0.0.0.0:8080", "allow_insecure_smtp", "storage_key", "accounts.secret", "callback.url"]
-        {
+        for needle in [
+            "plain HTTP on 0.0.0.0:8080",
+            "allow_insecure_smtp",
+            "storage_key",
+            "accounts.secret",
+            "callback.url",
+            "sandbox.service_component",
+        ] {
             assert!(all.contains(needle), "{needle}: {all}");
         }
         assert!(!all.contains("tooshort"), "a secret is never printed: {all}");
-        assert_eq!(w.len(), 5, "{all}");
+        assert_eq!(w.len(), 6, "{all}");
     }
 
     #[test]
