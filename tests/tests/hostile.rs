@@ -140,7 +140,7 @@ struct Expect {
 }
 
 /// How a case's body is sent.
-enum Send {
+enum Transfer {
     /// One request with `Content-Length`.
     Plain { content_type: &'static str },
     /// `Transfer-Encoding: chunked`, in 64 KiB chunks, over a raw socket (no length known
@@ -154,7 +154,7 @@ struct Case {
     category: &'static str,
     name: String,
     body: Vec<u8>,
-    send: Send,
+    send: Transfer,
     expect: Expect,
 }
 
@@ -188,7 +188,7 @@ impl Table {
             category,
             name: name.into(),
             body,
-            send: Send::Plain { content_type: "application/json" },
+            send: Transfer::Plain { content_type: "application/json" },
             expect: Expect {
                 status: 400,
                 code: "INVALID_REQUEST",
@@ -208,6 +208,14 @@ impl Table {
         self.raw(category, name, serde_json::to_vec(&body).expect("serializable"), problems);
     }
 
+    /// [`Table::json`] with problems built at run time.
+    fn listed(&mut self, category: &'static str, name: &str, body: Value, problems: Vec<(String, &'static str)>) {
+        self.json(category, name, body, &[]);
+        if let Some(case) = self.0.last_mut() {
+            case.expect.problems = problems;
+        }
+    }
+
     /// [`Table::json`] with one problem.
     fn one(&mut self, category: &'static str, name: impl Into<String>, body: Value, path: &str, kind: &'static str) {
         self.json(category, name, body, &[(path, kind)]);
@@ -219,7 +227,7 @@ impl Table {
         category: &'static str,
         name: impl Into<String>,
         body: Vec<u8>,
-        send: Send,
+        send: Transfer,
         status: u16,
         code: &'static str,
     ) {
@@ -592,7 +600,7 @@ fn header_injection(t: &mut Table) {
         hi,
     );
     let good = serde_json::to_vec(&base()).unwrap();
-    let key = |value: &'static [u8]| Send::Header { name: "idempotency-key", value };
+    let key = |value: &'static [u8]| Transfer::Header { name: "idempotency-key", value };
     t.http(
         INJECTION,
         "Idempotency-Key with obs-text bytes",
@@ -770,7 +778,7 @@ fn charset_tricks(t: &mut Table) {
         CHARSET,
         "Content-Type charset=iso-8859-1",
         good.clone(),
-        Send::Plain { content_type: "application/json; charset=iso-8859-1" },
+        Transfer::Plain { content_type: "application/json; charset=iso-8859-1" },
         415,
         "UNSUPPORTED_MEDIA_TYPE",
     );
@@ -778,7 +786,7 @@ fn charset_tricks(t: &mut Table) {
         CHARSET,
         "Content-Type charset=utf-7",
         good.clone(),
-        Send::Plain { content_type: "application/json; charset=\"UTF-7\"" },
+        Transfer::Plain { content_type: "application/json; charset=\"UTF-7\"" },
         415,
         "UNSUPPORTED_MEDIA_TYPE",
     );
@@ -786,7 +794,7 @@ fn charset_tricks(t: &mut Table) {
         CHARSET,
         "Content-Type text/plain",
         good.clone(),
-        Send::Plain { content_type: "text/plain" },
+        Transfer::Plain { content_type: "text/plain" },
         415,
         "UNSUPPORTED_MEDIA_TYPE",
     );
@@ -971,7 +979,7 @@ fn oversized(t: &mut Table) {
         set(&mut v, "/body/content", json!("x".repeat(n)));
         serde_json::to_vec(&v).unwrap()
     };
-    let json_ct = || Send::Plain { content_type: "application/json" };
+    let json_ct = || Transfer::Plain { content_type: "application/json" };
     t.http(
         OVERSIZED,
         "max_request_bytes + 1 (Content-Length)",
@@ -985,11 +993,11 @@ fn oversized(t: &mut Table) {
         OVERSIZED,
         "max_request_bytes + 1, chunked",
         filler(MAX_REQUEST_BYTES + 1),
-        Send::Chunked,
+        Transfer::Chunked,
         413,
         "PAYLOAD_TOO_LARGE",
     );
-    t.http(OVERSIZED, "3 MiB, chunked", filler(3 * MAX_REQUEST_BYTES), Send::Chunked, 413, "PAYLOAD_TOO_LARGE");
+    t.http(OVERSIZED, "3 MiB, chunked", filler(3 * MAX_REQUEST_BYTES), Transfer::Chunked, 413, "PAYLOAD_TOO_LARGE");
     // Within the request limit, beyond the message limit once encoded.
     let attachment = b64(&vec![0x5a; MAX_MESSAGE_BYTES * 3 / 4 + 10_000]);
     t.one(
@@ -1066,6 +1074,13 @@ fn oversized(t: &mut Table) {
         "/body/template",
         "too-many",
     );
+    // Every block lacks `mail`: 5,000 problems, of which the first 1,000 are listed and the
+    // rest counted in one closing entry at "" (docs/validation.md).
+    let empty_blocks: Vec<Value> = (0..5_000).map(|_| json!({})).collect();
+    let mut listed: Vec<(String, &'static str)> =
+        (0..1000).map(|i| (format!("/recipients/{i}/mail"), "missing")).collect();
+    listed.push((String::new(), "too-many"));
+    t.listed(OVERSIZED, "5,000 empty recipient blocks", with(base(), "/recipients", json!(empty_blocks)), listed);
     let addresses: Vec<Value> = (0..20_000).map(|i| json!({ "email": format!("r{i}@recipient.example") })).collect();
     t.one(
         OVERSIZED,
@@ -1300,9 +1315,9 @@ async fn post_chunked(port: u16, body: &[u8]) -> Answer {
 
 async fn send(server: &Sealmail, client: &reqwest::Client, case: &Case) -> Answer {
     let (content_type, extra) = match case.send {
-        Send::Chunked => return post_chunked(server.port(), &case.body).await,
-        Send::Plain { content_type } => (content_type, None),
-        Send::Header { name, value } => ("application/json", Some((name, value))),
+        Transfer::Chunked => return post_chunked(server.port(), &case.body).await,
+        Transfer::Plain { content_type } => (content_type, None),
+        Transfer::Header { name, value } => ("application/json", Some((name, value))),
     };
     let mut request = client
         .post(format!("{}/rest/v1/jobs", server.base_url))

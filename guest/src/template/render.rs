@@ -51,7 +51,7 @@ pub(super) fn rendered_len<'t, 'v>(
     nodes: &'t [Node],
     vars: &impl Fn(&str) -> Option<&'v str>,
     escape: Escape,
-    cache: &mut std::collections::HashMap<(&'t str, bool), u64>,
+    cache: &mut std::collections::HashMap<(&'t str, bool), Option<u64>>,
 ) -> Result<u64, RenderError> {
     let mut len = 0u64;
     for node in nodes {
@@ -59,26 +59,21 @@ pub(super) fn rendered_len<'t, 'v>(
             Node::Text(text) => text.len() as u64,
             Node::Interpolation(i) => {
                 let html = i.html || escape == Escape::Html;
-                match cache.get(&(i.name.as_str(), html)) {
-                    Some(n) => *n,
-                    None => {
-                        let value = match (vars(&i.name), &i.default) {
-                            (Some(value), _) => value,
-                            (None, Some(default)) => default.as_str(),
-                            (None, None) => {
-                                return Err(RenderError::MissingVariable {
-                                    name: i.name.clone(),
-                                    line: i.at.line,
-                                    column: i.at.column,
-                                });
-                            }
-                        };
-                        let n = if html { escaped_html_len(value) } else { value.len() as u64 };
-                        // A default is per occurrence, not per name: only values are cached.
-                        if vars(&i.name).is_some() {
-                            cache.insert((i.name.as_str(), html), n);
-                        }
-                        n
+                // One look-up per node: the value's length, or `None` for a name without a
+                // value (whose default, if any, belongs to this occurrence).
+                let cached = *cache.entry((i.name.as_str(), html)).or_insert_with(|| {
+                    vars(&i.name).map(|value| if html { escaped_html_len(value) } else { value.len() as u64 })
+                });
+                match (cached, &i.default) {
+                    (Some(n), _) => n,
+                    (None, Some(default)) if html => escaped_html_len(default),
+                    (None, Some(default)) => default.len() as u64,
+                    (None, None) => {
+                        return Err(RenderError::MissingVariable {
+                            name: i.name.clone(),
+                            line: i.at.line,
+                            column: i.at.column,
+                        });
                     }
                 }
             }

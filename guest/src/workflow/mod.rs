@@ -10,10 +10,10 @@ mod secret;
 mod start;
 
 pub use deliver::deliver;
-pub use start::start_job;
 /// For the `mime` fuzz harness, which renders messages the way `start_job` does.
 #[cfg(not(target_arch = "wasm32"))]
 pub(crate) use start::personalize;
+pub use start::start_job;
 
 use crate::request::Problem;
 
