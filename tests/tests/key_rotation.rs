@@ -15,10 +15,10 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 use base64::Engine as _;
-use mail_parser::{MessageParser, MimeHeaders};
 use rand::TryRngCore;
 use sealmail_tests::harness::jobs::{plain_relay, secure_statement};
 use sealmail_tests::harness::receiver::Receiver;
+use sealmail_tests::harness::secure_mail::{archive_of, password_of};
 use sealmail_tests::harness::server::{TEST_STORAGE_KEY, binary};
 use sealmail_tests::harness::{ReceivedMail, Sealmail, SmtpServer, SmtpServerConfig, pyzipper_extract};
 use serde_json::{Value, json};
@@ -76,22 +76,6 @@ async fn wait_deferred(server: &Sealmail, id: &str) {
         assert!(started.elapsed() < DEADLINE, "job {id} was never deferred: {status}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-}
-
-fn archive_of(data: &[u8]) -> Option<Vec<u8>> {
-    let message = MessageParser::default().parse(data)?;
-    message
-        .parts
-        .iter()
-        .find(|p| p.attachment_name().is_some_and(|n| n.ends_with(".zip")))
-        .map(|p| p.contents().to_vec())
-}
-
-fn password_of(data: &[u8]) -> Option<String> {
-    let message = MessageParser::default().parse(data)?;
-    let text = message.body_text(0)?;
-    let mut lines = text.lines().skip_while(|l| !l.ends_with("password to open it:")).skip(1);
-    lines.find(|l| !l.trim().is_empty()).map(|l| l.trim().to_owned())
 }
 
 #[tokio::test]

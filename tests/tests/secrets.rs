@@ -16,9 +16,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use base64::Engine as _;
-use mail_parser::{MessageParser, MimeHeaders};
 use sealmail_tests::harness::jobs::{plain_relay, secure_statement};
 use sealmail_tests::harness::receiver::Receiver;
+use sealmail_tests::harness::secure_mail::{archive_of, password_of};
 use sealmail_tests::harness::{
     ACCOUNT, ReceivedMail, Sealmail, SmtpServer, SmtpServerConfig, python, pyzipper_extract,
 };
@@ -112,24 +112,6 @@ fn snapshot(server: &Sealmail, receiver: &Receiver, statuses: &[Value]) -> Vec<(
 
 fn to(mail: &ReceivedMail, address: &str) -> bool {
     mail.rcpt_to.iter().any(|r| r.eq_ignore_ascii_case(address))
-}
-
-/// The archive of an original.
-fn archive_of(data: &[u8]) -> Option<Vec<u8>> {
-    let message = MessageParser::default().parse(data)?;
-    message
-        .parts
-        .iter()
-        .find(|p| p.attachment_name().is_some_and(|n| n.ends_with(".zip")))
-        .map(|p| p.contents().to_vec())
-}
-
-/// The password of a password mail: the line after "This is the password to open it:".
-fn password_of(data: &[u8]) -> Option<String> {
-    let message = MessageParser::default().parse(data)?;
-    let text = message.body_text(0)?;
-    let mut lines = text.lines().skip_while(|l| !l.ends_with("password to open it:")).skip(1);
-    lines.find(|l| !l.trim().is_empty()).map(|l| l.trim().to_owned())
 }
 
 #[tokio::test]

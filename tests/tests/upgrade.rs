@@ -20,8 +20,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use mail_parser::{MessageParser, MimeHeaders};
+use mail_parser::MessageParser;
 use sealmail_tests::harness::jobs::{STATEMENT_PDF, plain_relay, secure_statement};
+use sealmail_tests::harness::secure_mail::archive_of;
 use sealmail_tests::harness::{RcptRule, ReceivedMail, Sealmail, SmtpServer, SmtpServerConfig, pyzipper_extract};
 use serde_json::{Value, json};
 
@@ -32,16 +33,6 @@ const PASSWORD_PENDING: &str = "pwlater@recipient.example";
 
 fn fixture() -> PathBuf {
     sealmail_tests::repo_root().join("tests/fixtures/upgrade/previous-release")
-}
-
-/// The archive (bytes) of an original, and the password line of a password mail.
-fn archive_of(data: &[u8]) -> Option<Vec<u8>> {
-    let message = MessageParser::default().parse(data)?;
-    message
-        .parts
-        .iter()
-        .find(|p| p.attachment_name().is_some_and(|n| n.ends_with(".zip")))
-        .map(|p| p.contents().to_vec())
 }
 
 fn password_of(data: &[u8]) -> Option<String> {

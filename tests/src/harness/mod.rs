@@ -16,6 +16,7 @@ pub mod jobs;
 pub mod postgres;
 pub mod receiver;
 pub mod report;
+pub mod secure_mail;
 pub mod server;
 pub mod slow_client;
 pub mod smtp;
