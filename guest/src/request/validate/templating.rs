@@ -142,6 +142,18 @@ fn rendered_subject(r: &mut Report, root: &Pointer, parts: &Parts, i: usize, val
             ),
         );
     }
+    // A literal blank subject is refused (`empty-value` at `/subject/content`); one that only
+    // becomes blank with a block's values is refused the same way, naming the block.
+    if subject.trim().is_empty() {
+        r.problem(
+            &path,
+            ProblemKind::EmptyValue,
+            format!(
+                "rendered for recipient block {i}, the subject is blank (its personalization values or \
+                 defaults are empty); a subject must say something"
+            ),
+        );
+    }
     let chars = subject.chars().count();
     if chars > MAX_SUBJECT_CHARS {
         r.problem(
@@ -231,6 +243,18 @@ mod tests {
         assert_eq!(subject.len(), 2, "{found:?}");
         assert!(subject[0].contains("block 1") && subject[0].contains("line break"), "{}", subject[0]);
         assert!(subject[1].contains("block 2") && subject[1].contains("501 characters"), "{}", subject[1]);
+    }
+
+    #[test]
+    fn a_subject_rendered_blank_for_a_block_is_refused_naming_the_block() {
+        let blocks = r#"[{"mail": {"to": [{"email": "a@r.example"}]},
+                 "features": {"templating": {"personalization": {"name": "Ana"}}}},
+                {"mail": {"to": [{"email": "b@r.example"}]},
+                 "features": {"templating": {"personalization": {"name": " "}}}}]"#;
+        let found = problems(r#"{"template": " ${name}"}"#, r#"{"content": "Hi"}"#, blocks);
+        let subject: Vec<_> = found.iter().filter(|(p, _)| p == "/subject/template").map(|(_, m)| m).collect();
+        assert_eq!(subject.len(), 1, "{found:?}");
+        assert!(subject[0].contains("block 1") && subject[0].contains("blank"), "{}", subject[0]);
     }
 
     #[test]
