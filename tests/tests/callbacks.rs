@@ -20,6 +20,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE};
 use mail_parser::MessageParser;
+use sealmail_tests::harness::jobs::local_callbacks;
 use sealmail_tests::harness::{
     ACCOUNT, Clamd, EICAR, OTHER_ACCOUNT, RcptRule, ReceivedRequest, Receiver, Reply, Sealmail, Signatures, SmtpServer,
     SmtpServerConfig, check_callback_schema, free_port, verify_webhook,
@@ -71,10 +72,7 @@ const PASSWORD_NOT_TRIGGERED: &str = "TRIGGER/POST_DELIVERY/PASSWORD_MAIL/NOT_TR
 /// `[callbacks]` allow-listing the receivers' loopback address, with a fast, exact retry
 /// schedule (5 tries, 1 s apart, no jitter), then `extra` lines of the same table.
 fn callbacks(extra: &str) -> String {
-    format!(
-        "[callbacks]\nallowed_callback_ranges = [\"127.0.0.1/32\"]\ntries = 5\nearly_interval_secs = 1\n\
-         late_interval_secs = 1\njitter = 0.0\ntimeout_secs = 5\n{extra}\n"
-    )
+    format!("{}timeout_secs = 5\n{extra}\n", local_callbacks(5))
 }
 
 /// `[transport]` to the test SMTP server in clear text and `[antivirus]` with one clamd.

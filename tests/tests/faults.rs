@@ -15,7 +15,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use sealmail_tests::harness::jobs::{plain_relay, secure_statement};
+use sealmail_tests::harness::jobs::{local_callbacks, plain_relay, secure_statement};
 use sealmail_tests::harness::{Receiver, Sealmail, SmtpServer, SmtpServerConfig};
 use serde_json::Value;
 
@@ -156,10 +156,7 @@ async fn events_held_while_the_callback_endpoint_is_down_arrive_in_order_each_ac
     receiver.stop().await;
     // Tries and intervals that outlast the outage: 1 s apart, plenty of them.
     let tries = p.outage.as_secs() * 4 + 600;
-    let callbacks = format!(
-        "\n[callbacks]\nallowed_callback_ranges = [\"127.0.0.1/32\"]\ntries = {tries}\nearly_interval_secs = 1\n\
-         late_interval_secs = 1\njitter = 0.0\ntimeout_secs = 5\n"
-    );
+    let callbacks = format!("\n{}timeout_secs = 5\n", local_callbacks(tries));
     let server =
         Sealmail::start_with_account(&config(smtp.port(), &callbacks), &format!("callback = {{ url = \"{url}\" }}"))
             .await;

@@ -25,6 +25,7 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use reqwest::Method;
+use sealmail_tests::harness::jobs::{local_callbacks, plain_relay};
 use sealmail_tests::harness::report::events_of;
 use sealmail_tests::harness::{
     ACCOUNT, RcptRule, ReceivedRequest, Receiver, Sealmail, SmtpServer, SmtpServerConfig, verify_webhook,
@@ -144,12 +145,7 @@ async fn two_accounts_on_one_server_share_nothing() {
     })
     .await;
     let (hooks_a, hooks_b) = (Receiver::start().await, Receiver::start().await);
-    let config = format!(
-        "[transport]\nkind = \"smtp\"\nhost = \"127.0.0.1\"\nport = {}\ntls = \"none\"\nallow_insecure_smtp = true\ntimeout_secs = 10\n\n\
-         [callbacks]\nallowed_callback_ranges = [\"127.0.0.1/32\"]\ntries = 5\nearly_interval_secs = 1\n\
-         late_interval_secs = 1\njitter = 0.0\ntimeout_secs = 5\n",
-        smtp.port()
-    );
+    let config = format!("{}\n{}timeout_secs = 5\n", plain_relay(smtp.port(), 10), local_callbacks(5));
     // A's own settings, then account B as a table of its own (the harness's `[[accounts]]`
     // of A ends where B's begins).
     let accounts = format!(

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use rand::TryRngCore;
-use sealmail_tests::harness::jobs::{plain_relay, secure_statement};
+use sealmail_tests::harness::jobs::{local_callbacks, plain_relay, secure_statement};
 use sealmail_tests::harness::receiver::Receiver;
 use sealmail_tests::harness::secure_mail::{archive_of, password_of};
 use sealmail_tests::harness::server::{TEST_STORAGE_KEY, binary};
@@ -83,9 +83,9 @@ async fn held_jobs_finish_after_a_key_rotation_and_the_old_key_is_no_longer_need
     let mut smtp = SmtpServer::start(SmtpServerConfig::default()).await;
     let receiver = Receiver::start().await;
     let config = format!(
-        "{}[antivirus]\nallow_insecure_no_antivirus = true\n\n[callbacks]\nallowed_callback_ranges = \
-         [\"127.0.0.1/32\"]\ntries = 10\nearly_interval_secs = 1\nlate_interval_secs = 1\njitter = 0.0\n",
-        plain_relay(smtp.port(), 10)
+        "{}[antivirus]\nallow_insecure_no_antivirus = true\n\n{}",
+        plain_relay(smtp.port(), 10),
+        local_callbacks(10)
     );
     let mut server = Sealmail::start(&config).await;
     let on_postgres = server.database().is_some();

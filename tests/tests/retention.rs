@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use reqwest::Method;
-use sealmail_tests::harness::jobs::plain_relay;
+use sealmail_tests::harness::jobs::{local_callbacks, plain_relay};
 use sealmail_tests::harness::{
     ACCOUNT, OTHER_ACCOUNT, RcptRule, ReceivedMail, Receiver, Sealmail, SmtpServer, SmtpServerConfig, free_port,
 };
@@ -55,10 +55,9 @@ fn plain_job(subject: &str, to: &str, callback: Option<&str>) -> Value {
 /// `dsn_port`, callbacks to loopback with quick retries, and `extra`.
 fn config(smtp: &SmtpServer, dsn_port: u16, extra: &str) -> String {
     format!(
-        "{}\n[bounces]\nverp_domain = \"{VERP_DOMAIN}\"\nlisten = \"127.0.0.1:{dsn_port}\"\n\n\
-         [callbacks]\nallowed_callback_ranges = [\"127.0.0.1/32\"]\ntries = 5\nearly_interval_secs = 1\n\
-         late_interval_secs = 1\njitter = 0.0\n\n{extra}\n",
-        plain_relay(smtp.port(), 10)
+        "{}\n[bounces]\nverp_domain = \"{VERP_DOMAIN}\"\nlisten = \"127.0.0.1:{dsn_port}\"\n\n{}\n{extra}\n",
+        plain_relay(smtp.port(), 10),
+        local_callbacks(5)
     )
 }
 

@@ -27,6 +27,15 @@ pub fn secure_statement(subject: &str, archive: &str, to: &[String]) -> Value {
     })
 }
 
+/// `[callbacks]` for receivers on this machine (127.0.0.1 allow-listed past the SSRF guard):
+/// `tries` tries 1 s apart, no jitter. More keys of the table may follow.
+pub fn local_callbacks(tries: u64) -> String {
+    format!(
+        "[callbacks]\nallowed_callback_ranges = [\"127.0.0.1/32\"]\ntries = {tries}\nearly_interval_secs = 1\n\
+         late_interval_secs = 1\njitter = 0.0\n"
+    )
+}
+
 /// `[transport]` for a local test relay on `port`, in clear text.
 pub fn plain_relay(port: u16, timeout_secs: u64) -> String {
     format!(
