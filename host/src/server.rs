@@ -116,8 +116,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             .map_err(|e| anyhow::anyhow!("cannot load the library component: {e:#}"))?,
     );
     let service = match &config.sandbox.service_component {
+        // The banner warns about it (`insecure::warnings`).
         Some(path) => {
-            tracing::warn!(path = %path.display(), "running this service component instead of the embedded one");
             let wasm = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
             ServiceRuntime::with_component(runtime_config, &wasm)
         }
