@@ -7,8 +7,8 @@ pub mod machine;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use sealmail::library::Limits;
-use sealmail::{Library, Runtime, RuntimeConfig};
+use sealmail_sandbox::library::Limits;
+use sealmail_sandbox::{Library, RuntimeConfig, Sandbox};
 
 /// The repository root.
 pub fn repo_root() -> PathBuf {
@@ -18,12 +18,12 @@ pub fn repo_root() -> PathBuf {
 /// One library over the embedded component with default limits, shared by a test binary.
 pub fn library() -> Library {
     static LIB: OnceLock<Library> = OnceLock::new();
-    LIB.get_or_init(|| Library::new(Runtime::new(RuntimeConfig::default()).expect("the component loads"))).clone()
+    LIB.get_or_init(|| library_with(RuntimeConfig::default())).clone()
 }
 
 /// A library with custom limits (for the sandbox-limit tests).
 pub fn library_with(config: RuntimeConfig) -> Library {
-    Library::new(Runtime::new(config).expect("the component loads"))
+    Sandbox::new(config).and_then(|sandbox| sandbox.library()).expect("the component loads")
 }
 
 /// The JobRequest samples: `../shared/samples` when present (the project's shared folder),

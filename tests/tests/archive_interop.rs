@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use sealmail::library::{Compression, File, Timestamp};
+use sealmail_sandbox::library::{Compression, File, Timestamp};
 use sealmail_tests::harness::sevenzip_extract;
 use sealmail_tests::{invoice_text as text, random_bytes as random};
 use sealmail_tests::{library, require_tool};
@@ -124,7 +124,7 @@ async fn third_party_tools_extract_component_archives_byte_identically() {
         require_tool(tool);
     }
     let inputs = inputs();
-    let password = library().generate_password(sealmail::library::Strength::VeryHigh).await.unwrap();
+    let password = library().generate_password(sealmail_sandbox::library::Strength::VeryHigh).await.unwrap();
     let archive = seal_streaming(&inputs, &password).await;
     let dir = tempfile::tempdir().unwrap();
     let zip = dir.path().join("Unterlagen.zip");
@@ -179,7 +179,7 @@ async fn one_shot_seal_matches_the_streaming_layout() {
 
 #[tokio::test]
 async fn sealing_errors_are_variants_not_traps() {
-    use sealmail::library::SealError;
+    use sealmail_sandbox::library::SealError;
     let lib = library();
     let file = vec![File { name: "a".into(), content: b"x".to_vec() }];
     assert!(matches!(lib.seal("x", &file, "", MODIFIED).await.unwrap(), Err(SealError::InvalidPassword)));

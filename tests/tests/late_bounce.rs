@@ -56,10 +56,10 @@ fn message_id(mail: &ReceivedMail) -> String {
     header(mail, "Message-ID").trim_start_matches('<').trim_end_matches('>').to_owned()
 }
 
-/// A real Postfix 3.7 bounce (captured; host/src/bounces/testdata): the relay accepted the
+/// A real Postfix 3.7 bounce (captured; host/bounces/src/testdata): the relay accepted the
 /// message, then the next hop refused the recipient with 550 5.1.1.
 const POSTFIX_DSN: &str =
-    include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../host/src/bounces/testdata/postfix-3.7.eml"));
+    include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../host/bounces/src/testdata/postfix-3.7.eml"));
 
 /// [`POSTFIX_DSN`] as Postfix would have written it for the message `message_id` sent with
 /// envelope sender `verp` and refused for `recipient`.

@@ -118,8 +118,9 @@ async fn node_validates_every_sample_and_corpus_case_exactly_like_the_wasmtime_h
     let (mut valid, mut invalid) = (0, 0);
     let mut host_outcomes = Vec::new();
     for (i, case) in cases.iter().enumerate() {
-        let host =
-            sealmail::validation_json::outcome(&lib.validate(&case.request, case.limits).await.expect("no trap"));
+        let host = sealmail_sandbox::validation_json::outcome(
+            &lib.validate(&case.request, case.limits).await.expect("no trap"),
+        );
         let from_node = &node[&i.to_string()];
         assert!(
             *from_node == host,
@@ -416,7 +417,7 @@ fn the_published_artefacts_are_the_host_component_and_the_wit_package() {
     // And the component the wasmtime host embeds, so that the parity test above compares
     // the same build in both hosts.
     assert!(
-        published == sealmail::runtime::COMPONENT_WASM,
+        published == sealmail_sandbox::runtime::COMPONENT_WASM,
         "{} is not the component the host embeds: rebuild both (cargo xtask test)",
         wasm.display()
     );

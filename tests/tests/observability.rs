@@ -89,9 +89,10 @@ async fn metrics_count_what_happened_and_json_logs_name_the_job() {
         assert!(entry["timestamp"].is_string() && entry["level"].is_string(), "{line}");
         let target = entry["target"].as_str().unwrap_or_default();
         let message = entry["fields"]["message"].as_str().unwrap_or_default();
-        let about_a_job = target.starts_with("sealmail::worker")
-            || target.starts_with("sealmail::service")
-            || target.starts_with("sealmail::transport");
+        let about_a_job = ["sealmail_workflow::pool", "sealmail_workflow::runtime", "sealmail_workflow::capabilities"]
+            .iter()
+            .any(|module| target.starts_with(module))
+            || target.starts_with("sealmail_smtp");
         if about_a_job {
             processing_lines += 1;
             let job = entry["span"]["job_id"].as_str().unwrap_or_else(|| panic!("no job_id on: {line}"));

@@ -7,7 +7,7 @@ use sealmail_guest::request::{self, summary::JobSummary};
 use sealmail_tests::{corpus, library};
 use serde_json::{Value, json};
 
-fn native(bytes: &[u8], limits: Option<sealmail::library::Limits>) -> Value {
+fn native(bytes: &[u8], limits: Option<sealmail_sandbox::library::Limits>) -> Value {
     let limits = limits.map_or_else(request::Limits::default, |l| request::Limits {
         max_request_bytes: l.max_request_bytes,
         max_message_bytes: l.max_message_bytes,
@@ -27,8 +27,9 @@ async fn native_and_component_validation_agree_on_the_whole_corpus() {
     assert!(cases.len() >= 40, "the corpus has only {} cases", cases.len());
     let mut compared = 0;
     for case in &cases {
-        let component =
-            sealmail::validation_json::outcome(&lib.validate(&case.request, case.limits).await.expect("no trap"));
+        let component = sealmail_sandbox::validation_json::outcome(
+            &lib.validate(&case.request, case.limits).await.expect("no trap"),
+        );
         let native = native(&case.request, case.limits);
         assert_eq!(component, native, "{}: component and native differ", case.file.display());
         compared += 1;

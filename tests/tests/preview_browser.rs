@@ -18,8 +18,8 @@ use std::time::Duration;
 
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha20Rng;
-use sealmail::library::Strength;
-use sealmail::validation_json::problem_kind_name;
+use sealmail_sandbox::library::Strength;
+use sealmail_sandbox::validation_json::problem_kind_name;
 use sealmail_tests::harness::browser::{artifacts_dir, require_browser, run_node_script};
 use sealmail_tests::harness::{Sealmail, pyzipper_extract};
 use sealmail_tests::{library, repo_root, require_tool, samples_dir};

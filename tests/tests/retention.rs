@@ -83,10 +83,10 @@ fn message_id(smtp: &SmtpServer, subject: &str) -> (String, ReceivedMail) {
     (line["message-id:".len()..].trim().trim_matches(['<', '>']).to_owned(), mail)
 }
 
-/// A real Postfix 3.7 bounce (captured; host/src/bounces/testdata), rewritten for the message
+/// A real Postfix 3.7 bounce (captured; host/bounces/src/testdata), rewritten for the message
 /// `message_id` sent with envelope sender `verp` to `recipient`.
 fn postfix_dsn(verp: &str, recipient: &str, message_id: &str) -> String {
-    include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../host/src/bounces/testdata/postfix-3.7.eml"))
+    include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../host/bounces/src/testdata/postfix-3.7.eml"))
         .replace("bounce+0123456789abcdef0123456789abcdef@bounces.example.com", verp)
         .replace("0123456789abcdef0123456789abcdef@sealmail.example", message_id)
         .replace("gone@recipient.example", recipient)

@@ -8,13 +8,13 @@ use std::time::{Duration, Instant};
 
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha20Rng;
-use sealmail::library::{File, ProblemKind, Strength, Timestamp};
-use sealmail::{CallError, RuntimeConfig};
+use sealmail_sandbox::library::{File, ProblemKind, Strength, Timestamp};
+use sealmail_sandbox::{CallError, RuntimeConfig};
 use sealmail_tests::{library, library_with};
 
 const MODIFIED: Timestamp = Timestamp { year: 2026, month: 1, day: 2, hour: 3, minute: 4, second: 6 };
 
-fn kinds(problems: &[sealmail::library::Problem]) -> Vec<(String, ProblemKind)> {
+fn kinds(problems: &[sealmail_sandbox::library::Problem]) -> Vec<(String, ProblemKind)> {
     problems.iter().map(|p| (p.path.clone(), p.kind)).collect()
 }
 

@@ -8,8 +8,8 @@
 
 use std::time::{Duration, Instant};
 
-use sealmail::library::{ProblemKind, Strength};
-use sealmail::{CallError, Library, Runtime, RuntimeConfig};
+use sealmail_sandbox::library::{ProblemKind, Strength};
+use sealmail_sandbox::{CallError, Library, RuntimeConfig, Sandbox};
 use sealmail_tests::harness::jobs::plain_relay;
 use sealmail_tests::harness::{Sealmail, SmtpServer, SmtpServerConfig};
 use sealmail_tests::library;
@@ -28,7 +28,7 @@ fn hostile_component_path(world: &str) -> std::path::PathBuf {
 /// The hostile `library` component in a runtime of its own with `config`.
 fn hostile(config: RuntimeConfig) -> Library {
     let wasm = std::fs::read(hostile_component_path("library")).expect("the hostile component");
-    Library::new(Runtime::with_component(config, &wasm).expect("the hostile component loads"))
+    Sandbox::new(config).and_then(|sandbox| sandbox.library_from(&wasm)).expect("the hostile component loads")
 }
 
 /// Test limits: small enough that every misbehaviour ends quickly.
@@ -275,13 +275,13 @@ async fn the_real_component_needs_an_eighth_of_the_default_stack() {
         let doc = format!("{{\"subject\":{}1{}}}", "[".repeat(depth), "]".repeat(depth));
         lib.validate(doc.as_bytes(), None).await.expect("nesting fits the smaller stack").expect_err("invalid");
     }
-    let files: Vec<sealmail::library::File> = (0..3)
-        .map(|n| sealmail::library::File {
+    let files: Vec<sealmail_sandbox::library::File> = (0..3)
+        .map(|n| sealmail_sandbox::library::File {
             name: format!("part{n}.txt"),
             content: sealmail_tests::invoice_text(2 << 20),
         })
         .collect();
-    let modified = sealmail::library::Timestamp { year: 2026, month: 1, day: 2, hour: 3, minute: 4, second: 6 };
+    let modified = sealmail_sandbox::library::Timestamp { year: 2026, month: 1, day: 2, hour: 3, minute: 4, second: 6 };
     let sealed = lib.seal("x", &files, "pw", modified).await.expect("sealing fits the smaller stack");
     assert!(sealed.is_ok(), "{sealed:?}");
 }

@@ -1,13 +1,13 @@
 //! The PostgreSQL store against a real PostgreSQL (DESIGN §7): the same contract as SQLite
-//! (`sealmail::store::conformance`), and what only a shared database has — one storage key
+//! (`sealmail_store::conformance`), and what only a shared database has — one storage key
 //! for every node, migrations by nodes starting together, a newer schema refused — and
 //! that finished jobs leave no secret in the rows.
 
 use std::sync::{Arc, Mutex};
 
-use sealmail::store::at_rest::AtRestKey;
-use sealmail::store::postgres::PostgresStore;
-use sealmail::store::{
+use sealmail_store::at_rest::AtRestKey;
+use sealmail_store::postgres::PostgresStore;
+use sealmail_store::{
     DeliveryDecision, DeliveryStatus, Effects, MessageKind, NewJob, NewRecipient, OutgoingMessage, PasswordState,
     RecipientUpdate, Role, StartDecision, Store, StoreError, Work,
 };
@@ -20,7 +20,7 @@ fn key(byte: u8) -> AtRestKey {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_store_contract_holds_on_postgresql() {
     let databases: Mutex<Vec<Database>> = Mutex::new(Vec::new());
-    sealmail::store::conformance::run_all(async |per_post| {
+    sealmail_store::conformance::run_all(async |per_post| {
         let database = create_database().await;
         let store = PostgresStore::open(&database.url, key(3), per_post).await.expect("open");
         databases.lock().unwrap().push(database);
@@ -83,7 +83,7 @@ async fn stored_secrets_are_sealed_and_purged_once_the_job_is_finished() {
         block: 0,
         parent: None,
         reverse_path: "s@x.example".into(),
-        recipients: vec![sealmail::service::bindings::delivery::Recipient {
+        recipients: vec![sealmail_core::bindings::delivery::Recipient {
             address: "a@x.example".into(),
             name: None,
             role: Role::To,

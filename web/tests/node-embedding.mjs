@@ -42,7 +42,7 @@ function fail(message) {
 }
 
 // ---------------------------------------------------------------------------------------
-// The validation outcome as host/src/validation_json.rs prints it. The component's records
+// The validation outcome as host/sandbox/src/validation_json.rs prints it. The component's records
 // arrive with camelCase keys already (jco's mapping of the WIT's kebab-case fields, which
 // matches the host's JSON names); what differs is spelled out here:
 //   - option<T> is `undefined` in JS and `null` in the host's JSON;

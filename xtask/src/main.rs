@@ -202,7 +202,7 @@ fn is_root() -> bool {
     Command::new("id").arg("-u").output().is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }
 
-/// Where `host/build.rs` finds the components: `target/components/{library,service}.wasm`.
+/// Where the build scripts of `host/sandbox` and `host/workflow` find the components: `target/components/{library,service}.wasm`.
 pub fn component_path(world: &str) -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from);
     target.join("components").join(format!("{world}.wasm"))
@@ -416,7 +416,7 @@ fn test() -> Result<()> {
         run(cargo().args(hostile).args(features).args(["--", "-D", "warnings"]))?;
     }
     // The system tests start the server binary (tests/src/harness/server.rs); `cargo test`
-    // builds it for host/tests/cli.rs, with the workspace's unified features (a separate
+    // builds it for host/sealmail/tests/cli.rs, with the workspace's unified features (a separate
     // `cargo build -p sealmail` would compile many dependencies a second time).
     run(cargo().args(["test", "--workspace", "--no-fail-fast"]))?;
     test_on_postgres()

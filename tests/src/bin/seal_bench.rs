@@ -20,10 +20,10 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, anyhow, bail};
 use rand::{Rng, RngCore, SeedableRng};
 use rand_chacha::ChaCha20Rng;
-use sealmail::component_cache::Origin;
-use sealmail::library::{Compression, Entry, File, SealError, Strength, Timestamp};
-use sealmail::{Library, Runtime, RuntimeConfig};
 use sealmail_guest::archive::{self as native, compress, winzip_aes};
+use sealmail_sandbox::component_cache::Origin;
+use sealmail_sandbox::library::{Compression, Entry, File, SealError, Strength, Timestamp};
+use sealmail_sandbox::{Library, RuntimeConfig, Sandbox};
 use sealmail_tests::machine::{children_cpu, read_trimmed, utc_now};
 use serde_json::{Value, json};
 
@@ -35,7 +35,7 @@ const HALF_LEN: usize = 10 << 20;
 const RANDOM_NAME: &str = "scan.bin";
 /// The compressible half: invoice ledger lines.
 const TEXT_NAME: &str = "ledger.txt";
-/// Chunk size fed to the component's sealer, as the CLI does (`host/src/cli/seal.rs`).
+/// Chunk size fed to the component's sealer, as the CLI does (`host/sealmail/src/cli/seal.rs`).
 const CHUNK_LEN: usize = 1 << 20;
 /// 15 characters, the length of a `very-high` generated password.
 const PASSWORD: &str = "Kx7pQ2mZr9TbW4n";
@@ -49,7 +49,7 @@ const PASSWORD_CALLS: usize = 1000;
 const SMALL_SEAL_CALLS: usize = 200;
 /// Calls timed for the in-session call overhead.
 const SESSION_CALLS: usize = 1000;
-/// `Runtime::new` runs timed with a warm artifact cache, and with no cache (each compiles).
+/// `Sandbox::new + library` runs timed with a warm artifact cache, and with no cache (each compiles).
 const WARM_RUNTIME_RUNS: usize = 10;
 const UNCACHED_RUNTIME_RUNS: usize = 3;
 /// Trial-compression calls timed natively.
@@ -99,9 +99,9 @@ async fn main() -> Result<()> {
         return Ok(());
     }
 
-    progress("timing Runtime::new (cold cache, warm cache, no cache)");
+    progress("timing Sandbox::new + library (cold cache, warm cache, no cache)");
     let startup = measure_startup(&options.component)?;
-    let library = Library::new(build_runtime(&options.component, Some(startup.cache.path().to_path_buf()))?);
+    let library = build_runtime(&options.component, Some(startup.cache.path().to_path_buf()))?;
 
     let (throughput, halves) = measure_throughput(&library, &corpus, seven_zip.as_ref(), options.runs).await?;
     progress("timing per-call overhead and small seals");
@@ -159,7 +159,7 @@ enum ComponentSource {
 impl ComponentSource {
     fn wasm(&self) -> &[u8] {
         match self {
-            ComponentSource::Embedded => sealmail::runtime::COMPONENT_WASM,
+            ComponentSource::Embedded => sealmail_sandbox::runtime::COMPONENT_WASM,
             ComponentSource::File { wasm, .. } => wasm,
         }
     }
@@ -713,16 +713,16 @@ struct Startup {
     no_cache: Samples,
 }
 
-fn build_runtime(component: &ComponentSource, cache_dir: Option<PathBuf>) -> Result<Runtime> {
+fn build_runtime(component: &ComponentSource, cache_dir: Option<PathBuf>) -> Result<Library> {
     let config = RuntimeConfig { cache_dir, ..RuntimeConfig::default() };
-    let runtime = match component {
-        ComponentSource::Embedded => Runtime::new(config),
-        ComponentSource::File { wasm, .. } => Runtime::with_component(config, wasm),
-    };
-    runtime.map_err(|e| anyhow!("the component does not load: {e:#}"))
+    let library = Sandbox::new(config).and_then(|sandbox| match component {
+        ComponentSource::Embedded => sandbox.library(),
+        ComponentSource::File { wasm, .. } => sandbox.library_from(wasm),
+    });
+    library.map_err(|e| anyhow!("the component does not load: {e:#}"))
 }
 
-/// `Runtime::new` (engine, linker, component, `InstancePre`, epoch thread) three ways: with
+/// `Sandbox::new + library` (engine, linker, component, `InstancePre`, epoch thread) three ways: with
 /// an empty artifact cache (compile and store), a warm one (deserialize), and none (compile
 /// in memory every time).
 fn measure_startup(component: &ComponentSource) -> Result<Startup> {
@@ -1416,7 +1416,7 @@ impl Report {
             );
         }
         let st = &self.startup;
-        println!("  one-time Runtime::new (engine, linker, component, InstancePre):");
+        println!("  one-time Sandbox::new + library (engine, linker, component, InstancePre):");
         println!(
             "    warm artifact cache (deserialize)        median {} of {}",
             format_duration(st.warm_cache.median()),

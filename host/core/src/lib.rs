@@ -1,0 +1,9 @@
+//! What every host crate shares: the WIT bindings of both worlds ([`bindings`]), the clock
+//! and timestamp format ([`clock`]), and the node's metrics ([`metrics`]).
+//!
+//! This crate holds vocabulary, not behaviour: it performs no I/O and makes no decision.
+#![warn(missing_docs)]
+
+pub mod bindings;
+pub mod clock;
+pub mod metrics;

@@ -1,0 +1,116 @@
+//! The JSON form of validation results, as printed by `sealmail validate --json` and
+//! (later) returned by the REST API's `400` bodies. Field names are camelCase like the
+//! JobRequest itself; kinds are the WIT case names (`invalid-address`, `ignored-key`).
+
+use serde_json::{Value, json};
+
+use crate::library::{JobSummary, Problem, ProblemKind, Warning, WarningKind};
+use sealmail_core::bindings::{password::Strength, validation::Mailbox};
+
+/// The WIT name of a problem kind.
+pub fn problem_kind_name(k: ProblemKind) -> &'static str {
+    use ProblemKind as K;
+    match k {
+        K::MalformedJson => "malformed-json",
+        K::NotUtf8 => "not-utf8",
+        K::TooLarge => "too-large",
+        K::DuplicateKey => "duplicate-key",
+        K::Missing => "missing",
+        K::NullValue => "null-value",
+        K::EmptyValue => "empty-value",
+        K::WrongType => "wrong-type",
+        K::TooLong => "too-long",
+        K::TooMany => "too-many",
+        K::InvalidValue => "invalid-value",
+        K::InvalidAddress => "invalid-address",
+        K::InvalidEncoding => "invalid-encoding",
+        K::HeaderInjection => "header-injection",
+        K::InvalidHeaderName => "invalid-header-name",
+        K::InvalidUrl => "invalid-url",
+        K::Unsupported => "unsupported",
+        K::RuleViolation => "rule-violation",
+    }
+}
+
+/// The WIT name of a warning kind.
+pub fn warning_kind_name(k: WarningKind) -> &'static str {
+    match k {
+        WarningKind::IgnoredKey => "ignored-key",
+        WarningKind::IgnoredValue => "ignored-value",
+        WarningKind::Alias => "alias",
+    }
+}
+
+/// The request-format name of a strength (`very_high`).
+pub fn strength_name(s: Strength) -> &'static str {
+    match s {
+        Strength::Medium => "medium",
+        Strength::High => "high",
+        Strength::VeryHigh => "very_high",
+        Strength::Maximum => "maximum",
+    }
+}
+
+fn mailbox(m: &Mailbox) -> Value {
+    json!({ "name": m.name, "address": m.address })
+}
+
+/// A problem as JSON.
+pub fn problem(p: &Problem) -> Value {
+    json!({ "path": p.path, "kind": problem_kind_name(p.kind), "message": p.message })
+}
+
+/// A warning as JSON.
+pub fn warning(w: &Warning) -> Value {
+    json!({ "path": w.path, "kind": warning_kind_name(w.kind), "message": w.message })
+}
+
+/// A job summary as JSON.
+pub fn summary(s: &JobSummary) -> Value {
+    json!({
+        "sender": mailbox(&s.sender),
+        "headerFrom": mailbox(&s.header_from),
+        "subject": s.subject,
+        "bodyContentType": s.body_content_type,
+        "messages": s.messages.iter().map(|m| json!({
+            "block": m.block,
+            "to": m.to.iter().map(mailbox).collect::<Vec<_>>(),
+            "cc": m.cc.iter().map(mailbox).collect::<Vec<_>>(),
+            "bcc": m.bcc.iter().map(mailbox).collect::<Vec<_>>(),
+            "envelopeRecipients": m.envelope_recipients,
+            "reference": m.reference,
+        })).collect::<Vec<_>>(),
+        "envelopeRecipientCount": s.envelope_recipient_count,
+        "attachments": s.attachments.iter().map(|a| json!({
+            "index": a.index, "name": a.name, "contentType": a.content_type, "size": a.size, "sealed": a.sealed,
+        })).collect::<Vec<_>>(),
+        "secureDocument": s.secure_document.as_ref().map(|d| json!({
+            "archiveName": d.archive_name,
+            "strength": strength_name(d.strength),
+            "subjectPrefix": d.subject_prefix,
+            "passwordMailSubject": d.password_mail_subject,
+        })),
+        "antivirus": s.antivirus,
+        // Header values and credentials are the customer's secrets: names and method only
+        // (as the component's own summary shows them).
+        "callback": s.callback.as_ref().map(|e| json!({
+            "url": e.url,
+            "headers": e.headers.iter().map(|(name, _)| name).collect::<Vec<_>>(),
+            "authentication": e.basic_auth.as_ref().map(|_| "BASIC"),
+        })),
+        "referenceJob": s.reference_job,
+        "costCenter": s.cost_center,
+        "campaignId": s.campaign_id,
+        "estimatedMessageBytes": s.estimated_message_bytes,
+        "warnings": s.warnings.iter().map(warning).collect::<Vec<_>>(),
+    })
+}
+
+/// A validation outcome as the JSON document `validate --json` prints:
+/// `{"valid": true, "summary": {…}}` or `{"valid": false, "problems": […]}`.
+pub fn outcome(result: &Result<JobSummary, Vec<Problem>>) -> Value {
+    match result {
+        Ok(s) => json!({ "valid": true, "summary": summary(s) }),
+        Err(problems) => json!({ "valid": false, "problems": problems.iter().map(problem).collect::<Vec<_>>() }),
+    }
+}

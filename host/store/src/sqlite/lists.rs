@@ -1,0 +1,175 @@
+//! The per-account lists in SQLite: the suppression list ([`crate::suppression`]) and
+//! the rate-limit counters ([`crate::rate`]). Both are written inside the caller's
+//! transaction — a bounce's listing with the delivery that bounced, a submission's count with
+//! the job it admits — so neither can be lost or counted without the other.
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::execute;
+use crate::StoreError;
+use crate::rate::{self, Exceeded};
+use crate::suppression::{Reason, Suppression};
+
+/// Lists `entry` for the account of `job_id`. An address listed already keeps the later of
+/// the two end times, and the reason and detail of the entry that ends later.
+pub(super) fn suppress(conn: &Connection, job_id: &str, entry: &Suppression) -> Result<(), StoreError> {
+    execute(
+        conn,
+        "INSERT INTO suppressions (account, address, reason, detail, job_id, created_ms, until_ms)
+         SELECT account, ?2, ?3, ?4, ?1, ?5, ?6 FROM jobs WHERE id = ?1
+         ON CONFLICT (account, address) DO UPDATE SET
+             reason = excluded.reason, detail = excluded.detail, job_id = excluded.job_id,
+             created_ms = excluded.created_ms, until_ms = excluded.until_ms
+         WHERE excluded.until_ms >= suppressions.until_ms",
+        params![
+            job_id,
+            entry.address.to_lowercase(),
+            entry.reason.as_str(),
+            entry.detail,
+            entry.created_ms as i64,
+            entry.until_ms as i64
+        ],
+    )?;
+    Ok(())
+}
+
+/// The entries in force at `now_ms`: of the account, or only those of the job's recipients.
+pub(super) fn list(
+    conn: &Connection,
+    account: &str,
+    job_id: Option<&str>,
+    now_ms: u64,
+) -> Result<Vec<Suppression>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT address, reason, detail, job_id, created_ms, until_ms FROM suppressions
+         WHERE account = ?1 AND until_ms > ?2
+           AND (?3 IS NULL OR address IN (SELECT lower(address) FROM recipients WHERE job_id = ?3))
+         ORDER BY address",
+    )?;
+    let rows = stmt.query_map(params![account, now_ms as i64, job_id], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get(2)?,
+            r.get(3)?,
+            r.get::<_, i64>(4)?,
+            r.get::<_, i64>(5)?,
+        ))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (address, reason, detail, job_id, created_ms, until_ms) = row?;
+        let reason = Reason::parse(&reason)
+            .ok_or_else(|| StoreError::Database(format!("unknown suppression reason {reason:?} in the database")))?;
+        out.push(Suppression {
+            address,
+            reason,
+            detail,
+            job_id,
+            created_ms: created_ms as u64,
+            until_ms: until_ms as u64,
+        });
+    }
+    Ok(out)
+}
+
+/// The account of a job.
+pub(super) fn job_account(conn: &Connection, job_id: &str) -> Result<Option<String>, StoreError> {
+    Ok(conn.query_row("SELECT account FROM jobs WHERE id = ?1", params![job_id], |r| r.get(0)).optional()?)
+}
+
+/// Takes `address` off the account's list.
+pub(super) fn unsuppress(conn: &Connection, account: &str, address: &str) -> Result<bool, StoreError> {
+    let removed = execute(
+        conn,
+        "DELETE FROM suppressions WHERE account = ?1 AND address = ?2",
+        params![account, address.to_lowercase()],
+    )?;
+    Ok(removed > 0)
+}
+
+/// Counts `recipients` for the account at `now_ms` if they fit under `per_hour`. (The
+/// single writer thread serialises submissions, so the read and the add cannot interleave.)
+pub(super) fn admit(
+    conn: &Connection,
+    account: &str,
+    per_hour: u64,
+    now_ms: u64,
+    recipients: u64,
+) -> Result<Result<(), Exceeded>, StoreError> {
+    let oldest = rate::oldest_counted(now_ms) as i64;
+    execute(conn, "DELETE FROM rate_windows WHERE account = ?1 AND window < ?2", params![account, oldest])?;
+    let mut stmt = conn.prepare_cached("SELECT window, recipients FROM rate_windows WHERE account = ?1")?;
+    let counted: Vec<(u64, u64)> = stmt
+        .query_map(params![account], |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64)))?
+        .collect::<Result<_, _>>()?;
+    if let Err(exceeded) = rate::check(per_hour, now_ms, recipients, &counted) {
+        return Ok(Err(exceeded));
+    }
+    execute(
+        conn,
+        "INSERT INTO rate_windows (account, window, recipients) VALUES (?1, ?2, ?3)
+         ON CONFLICT (account, window) DO UPDATE SET recipients = recipients + excluded.recipients",
+        params![account, rate::window_of(now_ms) as i64, recipients as i64],
+    )?;
+    Ok(Ok(()))
+}
+
+/// [`crate::Store::late_bounce`] in the writer's transaction.
+pub(super) fn late_bounce(
+    conn: &Connection,
+    bounce: &crate::LateBounce,
+    per_post: usize,
+) -> Result<crate::LateBounceOutcome, StoreError> {
+    use crate::{Effects, Event, EventKind, LateBounceOutcome};
+    // Message-IDs are `<token>@<message_id_domain>`; the token alone is unique (128 bits).
+    let pattern = format!("{}@%", bounce.message_token.replace(['%', '_'], ""));
+    let found: Option<(String, String, String, u32)> = conn
+        .query_row("SELECT id, job_id, kind, block FROM messages WHERE id LIKE ?1", params![pattern], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })
+        .optional()?;
+    let Some((message_id, job_id, kind, block)) = found else { return Ok(LateBounceOutcome::UnknownMessage) };
+    if kind != "original" {
+        return Ok(LateBounceOutcome::PasswordMail);
+    }
+    let changed = execute(
+        conn,
+        "UPDATE deliveries SET status = 'bounced'
+         WHERE message_id = ?1 AND lower(address) = lower(?2) AND status = 'delivered'",
+        params![message_id, bounce.address],
+    )?;
+    if changed == 0 {
+        return Ok(LateBounceOutcome::NotDelivered);
+    }
+    let address: String = conn.query_row(
+        "SELECT address FROM deliveries WHERE message_id = ?1 AND lower(address) = lower(?2)",
+        params![message_id, bounce.address],
+        |r| r.get(0),
+    )?;
+    execute(
+        conn,
+        "UPDATE recipients SET status = 'bounced', reply = ?4, detail = ?5, updated_ms = ?6
+         WHERE job_id = ?1 AND block = ?2 AND address = ?3",
+        params![job_id, block, address, bounce.description, bounce.status, bounce.now_ms as i64],
+    )?;
+    let event = Event {
+        block,
+        recipient: address.clone(),
+        kind: EventKind::HardBounce,
+        description: bounce.description.clone(),
+    };
+    super::outbox::insert_events(
+        conn,
+        &job_id,
+        bounce.now_ms,
+        &Effects { enqueued: vec![], events: vec![event] },
+        per_post,
+    )?;
+    if let Some(period) = bounce.suppress_for_ms {
+        let entry =
+            Suppression::for_period(Reason::HardBounce, &address, &bounce.description, &job_id, bounce.now_ms, period);
+        suppress(conn, &job_id, &entry)?;
+    }
+    Ok(LateBounceOutcome::Recorded { job_id })
+}

@@ -1,0 +1,129 @@
+//! The callback outbox in SQLite (DESIGN §5): posts (batches of one job's events) created in
+//! the same transaction as their events, claimed with a lease, one job's posts in order.
+//!
+//! A post's events are fixed when it is created, so every try of it carries the same events,
+//! tags and `webhook-id`. The job's callback setup (endpoint, credentials, body meta) stays
+//! in `jobs.callbacks`, encrypted at rest, until the job is erased (retention or `DELETE`,
+//! [`crate::erase`]): a bounce reported days after delivery is pushed too.
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::{event_row, execute, query_row};
+use crate::codes::DbName;
+use crate::{Effects, NotificationState, PostOutcome, PostState, RawPost, StoreError};
+
+/// Inserts `effects.events` for `job_id` and, when the job has a callback setup, their
+/// posts: the events in call order, at most `per_post` to a post.
+pub(super) fn insert_events(
+    conn: &Connection,
+    job_id: &str,
+    now_ms: u64,
+    effects: &Effects,
+    per_post: usize,
+) -> Result<(), StoreError> {
+    if effects.events.is_empty() {
+        return Ok(());
+    }
+    let pushed: bool =
+        query_row(conn, "SELECT callbacks IS NOT NULL FROM jobs WHERE id = ?1", params![job_id], |r| r.get(0))
+            .optional()?
+            .unwrap_or(false);
+    let mut event = conn.prepare_cached(
+        "INSERT INTO events (job_id, block, recipient, kind, description, ts_ms, post)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?;
+    for chunk in effects.events.chunks(per_post.max(1)) {
+        let post: Option<i64> = if pushed {
+            execute(
+                conn,
+                "INSERT INTO callback_posts (job_id, state, next_ms, updated_ms) VALUES (?1, 'pending', ?2, ?2)",
+                params![job_id, now_ms as i64],
+            )?;
+            Some(conn.last_insert_rowid())
+        } else {
+            None
+        };
+        for e in chunk {
+            event.execute(params![job_id, e.block, e.recipient, e.kind.to_db(), e.description, now_ms as i64, post])?;
+        }
+    }
+    Ok(())
+}
+
+/// Claims the most overdue post whose job has no earlier post pending.
+pub(super) fn claim(conn: &Connection, owner: &str, now_ms: u64, lease_ms: u64) -> Result<Option<RawPost>, StoreError> {
+    let (now, until) = (now_ms as i64, now_ms.saturating_add(lease_ms) as i64);
+    // An earlier pending post of the same job, even one waiting for its retry or leased to
+    // another dispatcher, holds the later ones back: a job's events arrive in order.
+    let claimed: Option<(i64, String, u32)> = query_row(
+        conn,
+        "UPDATE callback_posts SET lease_owner = ?1, lease_until = ?2
+         WHERE id = (SELECT c.id FROM callback_posts c
+                     WHERE c.state = 'pending' AND c.next_ms <= ?3 AND (c.lease_until IS NULL OR c.lease_until < ?3)
+                       AND NOT EXISTS (SELECT 1 FROM callback_posts p
+                                       WHERE p.job_id = c.job_id AND p.state = 'pending' AND p.id < c.id)
+                     ORDER BY c.next_ms, c.id LIMIT 1)
+         RETURNING id, job_id, tries",
+        params![owner, until, now],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )
+    .optional()?;
+    let Some((id, job_id, tries)) = claimed else { return Ok(None) };
+    let (account, received_ms, sealed): (String, i64, Option<Vec<u8>>) =
+        query_row(conn, "SELECT account, received_ms, callbacks FROM jobs WHERE id = ?1", params![job_id], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?;
+    let sealed_setup =
+        sealed.ok_or_else(|| StoreError::Database(format!("job {job_id} has a pending callback but no setup")))?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT e.seq, e.block, e.recipient, e.kind, e.description, e.ts_ms, r.reference
+         FROM events e LEFT JOIN recipients r ON r.job_id = e.job_id AND r.block = e.block AND r.address = e.recipient
+         WHERE e.post = ?1 ORDER BY e.seq",
+    )?;
+    let mut rows = stmt.query(params![id])?;
+    let mut events = Vec::new();
+    while let Some(r) = rows.next()? {
+        events.push((event_row(r)?, r.get(6)?));
+    }
+    Ok(Some(RawPost { id, job_id, account, received_ms: received_ms as u64, tries, sealed_setup, events }))
+}
+
+/// Records a try of post `id` and releases its lease. (A post erased meanwhile with its
+/// job, by retention or `DELETE`, is nothing to record.)
+pub(super) fn commit(conn: &Connection, id: i64, now_ms: u64, outcome: &PostOutcome) -> Result<(), StoreError> {
+    let (state, next_ms, http_status, error) = match outcome {
+        PostOutcome::Delivered { http_status } => (PostState::Delivered, None, Some(*http_status), None),
+        PostOutcome::Failed { http_status, error } => (PostState::Failed, None, *http_status, error.clone()),
+        PostOutcome::Retry { at_ms, http_status, error } => {
+            (PostState::Pending, Some(*at_ms), *http_status, error.clone())
+        }
+    };
+    execute(
+        conn,
+        "UPDATE callback_posts SET state = ?2, tries = tries + 1, next_ms = COALESCE(?3, next_ms), last_status = ?4,
+             last_error = ?5, lease_owner = NULL, lease_until = NULL, updated_ms = ?6
+         WHERE id = ?1",
+        params![id, state.to_db(), next_ms.map(|t| t as i64), http_status, error, now_ms as i64],
+    )?;
+    Ok(())
+}
+
+/// The earliest `next_ms` of a pending post.
+pub(super) fn next_due(conn: &Connection) -> Result<Option<u64>, StoreError> {
+    let due: Option<i64> =
+        query_row(conn, "SELECT min(next_ms) FROM callback_posts WHERE state = 'pending'", [], |r| r.get(0))?;
+    Ok(due.map(|d| d.max(0) as u64))
+}
+
+/// Reads a notification state from the columns `state, tries, last_status, last_error`
+/// starting at `first` (all NULL for an event without a post).
+pub(super) fn notification(row: &rusqlite::Row<'_>, first: usize) -> Result<Option<NotificationState>, StoreError> {
+    let Some(state) = row.get::<_, Option<String>>(first)? else { return Ok(None) };
+    Ok(Some(NotificationState {
+        state: PostState::from_db(&state)
+            .ok_or_else(|| StoreError::Database(format!("unknown post state {state:?} in the database")))?,
+        tries: row.get(first + 1)?,
+        http_status: row.get(first + 2)?,
+        error: row.get(first + 3)?,
+    }))
+}

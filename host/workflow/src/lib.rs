@@ -1,0 +1,14 @@
+//! The `service` world on the host: the workflow component linked with the host's
+//! capabilities ([`runtime`], [`capabilities`]), the worker pool that claims due work and
+//! commits what the workflow decided ([`pool`]), the retention purge ([`purge`]), and their
+//! configuration ([`config`]).
+//!
+//! It executes and remembers; it never decides what to send, to whom or when: that is the
+//! component's.
+#![warn(missing_docs)]
+
+pub mod capabilities;
+pub mod config;
+pub mod pool;
+pub mod purge;
+pub mod runtime;
