@@ -5,7 +5,7 @@
 //!   (path, kind), in the validator's order, not just "some problem";
 //! - every `valid/` case is accepted with exactly its listed warnings, and its `summary`
 //!   checks hold;
-//! - every sample of `../shared/samples` (or the copy in `tests/samples`) is accepted with
+//! - every sample of `docs/samples` is accepted with
 //!   exactly the warnings `tests/requests/samples.json` lists for it;
 //! - every problem kind is exercised by some case, every message says something, and every
 //!   path is an RFC 6901 pointer that resolves in the request when it names a present value.
@@ -34,10 +34,9 @@ fn corpus_dir() -> PathBuf {
     repo_root().join("tests").join("requests")
 }
 
-/// `../shared/samples` next to the repository when present, else the copy in `tests/samples`.
+/// The JobRequest samples (`docs/samples/`).
 fn samples_dir() -> PathBuf {
-    let shared = repo_root().join("..").join("shared").join("samples");
-    if shared.is_dir() { shared } else { repo_root().join("tests").join("samples") }
+    repo_root().join("docs").join("samples")
 }
 
 /// One case file, read and checked for shape.

@@ -26,11 +26,9 @@ pub fn library_with(config: RuntimeConfig) -> Library {
     Sandbox::new(config).and_then(|sandbox| sandbox.library()).expect("the component loads")
 }
 
-/// The JobRequest samples: `../shared/samples` when present (the project's shared folder),
-/// else the copy in `tests/samples`.
+/// The JobRequest samples (`docs/samples/`), which the validator must accept.
 pub fn samples_dir() -> PathBuf {
-    let shared = repo_root().join("..").join("shared").join("samples");
-    if shared.is_dir() { shared } else { repo_root().join("tests").join("samples") }
+    repo_root().join("docs").join("samples")
 }
 
 /// One case of the request corpus (`tests/requests/`, format in its README).

@@ -21,6 +21,33 @@ export!(Component);
 #[cfg(feature = "service")]
 mod workflow;
 
+/// Converts between a plain-Rust enum and its WIT twin in both directions, case by case: the
+/// cases have the same names, and one table keeps the two directions from drifting apart.
+macro_rules! twin_enums {
+    ($to_wit:ident, $from_wit:ident: $ours:ty => $wit:ty { $($case:ident),+ $(,)? }) => {
+        #[allow(dead_code, reason = "a world may need one direction only")]
+        pub(crate) fn $to_wit(k: $ours) -> $wit {
+            type Ours = $ours;
+            type Wit = $wit;
+            match k { $(Ours::$case => Wit::$case),+ }
+        }
+        #[allow(dead_code, reason = "a world may need one direction only")]
+        pub(crate) fn $from_wit(k: $wit) -> $ours {
+            type Ours = $ours;
+            type Wit = $wit;
+            match k { $(Wit::$case => Ours::$case),+ }
+        }
+    };
+}
+#[cfg(feature = "service")]
+pub(crate) use twin_enums;
+
+twin_enums!(problem_kind_to_wit, problem_kind_from_wit: request::ProblemKind => wit_validation::ProblemKind {
+    MalformedJson, NotUtf8, TooLarge, DuplicateKey, Missing, NullValue, EmptyValue, WrongType, TooLong, TooMany,
+    InvalidValue, InvalidAddress, InvalidEncoding, HeaderInjection, InvalidHeaderName, InvalidUrl, Unsupported,
+    RuleViolation,
+});
+
 /// The host's CSPRNG through `wasi:random/random` (getrandom's wasm32-wasip2 backend).
 /// It cannot fail under WASI; if it ever did, trapping is right: no password or salt
 /// may come from anywhere else.
@@ -144,29 +171,13 @@ pub(crate) fn limits_from_wit(l: wit_validation::Limits) -> request::Limits {
 }
 
 pub(crate) fn problem_to_wit(p: request::Problem) -> wit_validation::Problem {
-    use request::ProblemKind as K;
-    use wit_validation::ProblemKind as W;
-    let kind = match p.kind {
-        K::MalformedJson => W::MalformedJson,
-        K::NotUtf8 => W::NotUtf8,
-        K::TooLarge => W::TooLarge,
-        K::DuplicateKey => W::DuplicateKey,
-        K::Missing => W::Missing,
-        K::NullValue => W::NullValue,
-        K::EmptyValue => W::EmptyValue,
-        K::WrongType => W::WrongType,
-        K::TooLong => W::TooLong,
-        K::TooMany => W::TooMany,
-        K::InvalidValue => W::InvalidValue,
-        K::InvalidAddress => W::InvalidAddress,
-        K::InvalidEncoding => W::InvalidEncoding,
-        K::HeaderInjection => W::HeaderInjection,
-        K::InvalidHeaderName => W::InvalidHeaderName,
-        K::InvalidUrl => W::InvalidUrl,
-        K::Unsupported => W::Unsupported,
-        K::RuleViolation => W::RuleViolation,
-    };
-    wit_validation::Problem { path: p.path, kind, message: p.message }
+    wit_validation::Problem { path: p.path, kind: problem_kind_to_wit(p.kind), message: p.message }
+}
+
+/// A problem the host hands back (in a failed call's report).
+#[cfg(feature = "service")]
+pub(crate) fn problem_from_wit(p: wit_validation::Problem) -> request::Problem {
+    request::Problem { path: p.path, kind: problem_kind_from_wit(p.kind), message: p.message }
 }
 
 fn warning_to_wit(w: request::Warning) -> wit_validation::Warning {

@@ -76,21 +76,7 @@ impl wit::Guest for Component {
         limits: wit::Limits,
         policy: wit::Policy,
     ) -> Result<wit::StartOutcome, wit::WorkflowError> {
-        let ctx = wf::JobContext {
-            job_id: job.job_id,
-            received_ms: job.received_ms,
-            message_id_domain: job.message_id_domain,
-            attempts: job.attempts,
-            suppressed: job
-                .suppressed
-                .into_iter()
-                .map(|s| wf::SuppressedAddress {
-                    address: s.address,
-                    bounced: matches!(s.reason, wit::SuppressionReason::PreviouslyBounced),
-                    description: s.description,
-                })
-                .collect(),
-        };
+        let ctx = context_from_wit(job);
         let limits = super::limits_from_wit(limits);
         let outcome = wf::start_job(
             &mut Imports,
@@ -113,31 +99,7 @@ impl wit::Guest for Component {
     }
 
     fn deliver(message: wit::MessageState, policy: wit::Policy) -> Result<wit::DeliverOutcome, wit::WorkflowError> {
-        let message = wf::MessageState {
-            message_id: message.message_id,
-            kind: match message.kind {
-                delivery::MessageKind::Original => wf::MessageKind::Original,
-                delivery::MessageKind::PasswordMail => wf::MessageKind::PasswordMail,
-            },
-            block: message.block,
-            parent: message.parent,
-            first_attempt_ms: message.first_attempt_ms,
-            attempts: message.attempts,
-            recipients: message
-                .recipients
-                .into_iter()
-                .map(|r| wf::RecipientState {
-                    address: r.address,
-                    name: r.name,
-                    role: match r.role {
-                        delivery::Role::To => wf::Role::To,
-                        delivery::Role::Cc => wf::Role::Cc,
-                        delivery::Role::Bcc => wf::Role::Bcc,
-                    },
-                    status: status_from_wit(r.status),
-                })
-                .collect(),
-        };
+        let message = message_from_wit(message);
         let outcome = wf::deliver(&mut Imports, &mut super::system_rng(), &message, &policy_from_wit(policy))
             .map_err(error_to_wit)?;
         Ok(wit::DeliverOutcome {
@@ -145,6 +107,113 @@ impl wit::Guest for Component {
             retry_at: outcome.retry_at,
             erase_held_secret: outcome.erase_held_secret,
         })
+    }
+
+    fn recover_start(
+        job: wit::JobContext,
+        recipients: Vec<wit::JobRecipient>,
+        secure: bool,
+        failure: wit::CallFailure,
+        policy: wit::Policy,
+    ) -> wit::StartRecovery {
+        let recipients: Vec<wf::JobRecipient> =
+            recipients.into_iter().map(|r| wf::JobRecipient { block: r.block, address: r.address }).collect();
+        let failure = failure_from_wit(failure);
+        match wf::recover_start(
+            &mut Imports,
+            &context_from_wit(job),
+            &recipients,
+            secure,
+            &failure,
+            &policy_from_wit(policy),
+        ) {
+            wf::StartRecovery::Retry(at) => wit::StartRecovery::Retry(at),
+            wf::StartRecovery::Abandon(updates) => {
+                wit::StartRecovery::Abandon(updates.into_iter().map(update_to_wit).collect())
+            }
+        }
+    }
+
+    fn recover_delivery(message: wit::MessageState, failure: wit::CallFailure, policy: wit::Policy) -> u64 {
+        wf::recover_delivery(
+            &mut Imports,
+            &message_from_wit(message),
+            &failure_from_wit(failure),
+            &policy_from_wit(policy),
+        )
+    }
+
+    fn late_bounce(report: wit::BounceReport) -> wit::LateBounceOutcome {
+        let bounce = wf::LateBounce {
+            message: message_from_wit(report.message),
+            address: report.address,
+            status: report.status,
+            description: report.description,
+        };
+        match wf::late_bounce(&mut Imports, &bounce) {
+            wf::LateBounceOutcome::Bounced(update) => wit::LateBounceOutcome::Bounced(update_to_wit(update)),
+            wf::LateBounceOutcome::NotDelivered => wit::LateBounceOutcome::NotDelivered,
+            wf::LateBounceOutcome::PasswordMail => wit::LateBounceOutcome::PasswordMail,
+        }
+    }
+}
+
+fn message_from_wit(message: wit::MessageState) -> wf::MessageState {
+    wf::MessageState {
+        message_id: message.message_id,
+        kind: match message.kind {
+            delivery::MessageKind::Original => wf::MessageKind::Original,
+            delivery::MessageKind::PasswordMail => wf::MessageKind::PasswordMail,
+        },
+        block: message.block,
+        parent: message.parent,
+        first_attempt_ms: message.first_attempt_ms,
+        attempts: message.attempts,
+        recipients: message
+            .recipients
+            .into_iter()
+            .map(|r| wf::RecipientState {
+                address: r.address,
+                name: r.name,
+                role: match r.role {
+                    delivery::Role::To => wf::Role::To,
+                    delivery::Role::Cc => wf::Role::Cc,
+                    delivery::Role::Bcc => wf::Role::Bcc,
+                },
+                status: status_from_wit(r.status),
+            })
+            .collect(),
+    }
+}
+
+fn failure_from_wit(failure: wit::CallFailure) -> wf::CallFailure {
+    match failure {
+        wit::CallFailure::Host(why) => wf::CallFailure::Host(why),
+        wit::CallFailure::Component(why) => wf::CallFailure::Component(why),
+        wit::CallFailure::Workflow(e) => wf::CallFailure::Workflow(match e {
+            wit::WorkflowError::Invalid(problems) => {
+                wf::WorkflowError::Invalid(problems.into_iter().map(super::problem_from_wit).collect())
+            }
+            wit::WorkflowError::Internal(why) => wf::WorkflowError::Internal(why),
+        }),
+    }
+}
+
+fn context_from_wit(job: wit::JobContext) -> wf::JobContext {
+    wf::JobContext {
+        job_id: job.job_id,
+        received_ms: job.received_ms,
+        message_id_domain: job.message_id_domain,
+        attempts: job.attempts,
+        suppressed: job
+            .suppressed
+            .into_iter()
+            .map(|s| wf::SuppressedAddress {
+                address: s.address,
+                bounced: matches!(s.reason, wit::SuppressionReason::PreviouslyBounced),
+                description: s.description,
+            })
+            .collect(),
     }
 }
 
@@ -179,29 +248,9 @@ fn update_to_wit(u: wf::RecipientUpdate) -> wit::RecipientUpdate {
     }
 }
 
-fn status_to_wit(s: wf::DeliveryStatus) -> delivery::DeliveryStatus {
-    use delivery::DeliveryStatus as W;
-    match s {
-        wf::DeliveryStatus::Queued => W::Queued,
-        wf::DeliveryStatus::Deferred => W::Deferred,
-        wf::DeliveryStatus::Delivered => W::Delivered,
-        wf::DeliveryStatus::Bounced => W::Bounced,
-        wf::DeliveryStatus::Expired => W::Expired,
-        wf::DeliveryStatus::Dropped => W::Dropped,
-    }
-}
-
-fn status_from_wit(s: delivery::DeliveryStatus) -> wf::DeliveryStatus {
-    use delivery::DeliveryStatus as W;
-    match s {
-        W::Queued => wf::DeliveryStatus::Queued,
-        W::Deferred => wf::DeliveryStatus::Deferred,
-        W::Delivered => wf::DeliveryStatus::Delivered,
-        W::Bounced => wf::DeliveryStatus::Bounced,
-        W::Expired => wf::DeliveryStatus::Expired,
-        W::Dropped => wf::DeliveryStatus::Dropped,
-    }
-}
+super::twin_enums!(status_to_wit, status_from_wit: wf::DeliveryStatus => delivery::DeliveryStatus {
+    Queued, Deferred, Delivered, Bounced, Expired, Dropped,
+});
 
 fn kind_to_wit(k: wf::MessageKind) -> delivery::MessageKind {
     match k {

@@ -6,10 +6,14 @@
 //! natively with a fake host; `component/workflow.rs` maps the trait to the WIT imports.
 
 mod deliver;
+mod late_bounce;
+mod recover;
 mod secret;
 mod start;
 
 pub use deliver::deliver;
+pub use late_bounce::{LateBounce, LateBounceOutcome, late_bounce};
+pub use recover::{CallFailure, JobRecipient, StartRecovery, recover_delivery, recover_start};
 /// For the `mime` fuzz harness, which renders messages the way `start_job` does.
 #[cfg(not(target_arch = "wasm32"))]
 pub(crate) use start::personalize;

@@ -1,5 +1,6 @@
-//! What every host crate shares: the WIT bindings of both worlds ([`bindings`]), the clock
-//! and timestamp format ([`clock`]), and the node's metrics ([`metrics`]).
+//! What every host crate shares: the WIT bindings of both worlds ([`bindings`]), the names
+//! and codes of their enums derived from the WIT ([`vocabulary`]), the clock and timestamp
+//! format ([`clock`]), and the node's metrics ([`metrics`]).
 //!
 //! This crate holds vocabulary, not behaviour: it performs no I/O and makes no decision.
 #![warn(missing_docs)]
@@ -7,3 +8,4 @@
 pub mod bindings;
 pub mod clock;
 pub mod metrics;
+pub mod vocabulary;

@@ -9,7 +9,9 @@
 
 use std::time::Duration;
 
-use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
+use std::fmt::Write as _;
+
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -17,37 +19,28 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
 use crate::bindings::delivery::{DeliveryStatus, MessageKind};
+use crate::vocabulary::WitEnum;
 
-/// Which message a delivery outcome is of.
-#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
-#[allow(non_camel_case_types)] // label values as Prometheus users write them
-pub enum Kind {
-    /// A recipient block's message.
-    original,
-    /// A password mail.
-    password_mail,
+/// A WIT enum as a label value: its snake-case name (`password_mail`, `delivered`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct WitLabel<T>(T);
+
+impl<T: WitEnum> std::hash::Hash for WitLabel<T> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.snake_name().hash(state);
+    }
 }
 
-/// A recipient's outcome of one delivery attempt.
-#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
-#[allow(non_camel_case_types)]
-pub enum Outcome {
-    /// Accepted by the next hop.
-    delivered,
-    /// Temporarily refused; will be retried.
-    deferred,
-    /// Permanently refused.
-    bounced,
-    /// Undelivered within the queue lifetime.
-    expired,
-    /// Dropped without an attempt.
-    dropped,
+impl<T: WitEnum + std::fmt::Debug> EncodeLabelValue for WitLabel<T> {
+    fn encode(&self, encoder: &mut LabelValueEncoder<'_>) -> std::fmt::Result {
+        encoder.write_str(self.0.snake_name())
+    }
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct DeliveryLabels {
-    kind: Kind,
-    outcome: Outcome,
+    kind: WitLabel<MessageKind>,
+    outcome: WitLabel<DeliveryStatus>,
 }
 
 /// A callback try's result.
@@ -193,20 +186,12 @@ impl Metrics {
     }
 
     /// Final and intermediate recipient states a commit recorded.
+    /// (A recipient still `queued` had no attempt: not counted.)
     pub fn delivery(&self, kind: MessageKind, status: DeliveryStatus) {
-        let outcome = match status {
-            DeliveryStatus::Delivered => Outcome::delivered,
-            DeliveryStatus::Deferred => Outcome::deferred,
-            DeliveryStatus::Bounced => Outcome::bounced,
-            DeliveryStatus::Expired => Outcome::expired,
-            DeliveryStatus::Dropped => Outcome::dropped,
-            DeliveryStatus::Queued => return,
-        };
-        let kind = match kind {
-            MessageKind::Original => Kind::original,
-            MessageKind::PasswordMail => Kind::password_mail,
-        };
-        self.deliveries.get_or_create(&DeliveryLabels { kind, outcome }).inc();
+        if status == DeliveryStatus::Queued {
+            return;
+        }
+        self.deliveries.get_or_create(&DeliveryLabels { kind: WitLabel(kind), outcome: WitLabel(status) }).inc();
     }
 
     /// A callback try ended.

@@ -13,7 +13,7 @@ fn stdout(o: &Output) -> String {
 }
 
 fn samples() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/samples")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/samples")
 }
 
 #[test]

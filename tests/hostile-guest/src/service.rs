@@ -86,6 +86,54 @@ impl wit::Guest for Hostile {
         let delay = policy.retry_delays_ms.first().copied().unwrap_or(60_000);
         Ok(wit::DeliverOutcome { updates, retry_at: deferred.then(|| clock::now() + delay), erase_held_secret: false })
     }
+
+    /// Well-behaved, as the real guest: a host failure waits, anything else gives the job up.
+    fn recover_start(
+        _job: wit::JobContext,
+        recipients: Vec<wit::JobRecipient>,
+        secure: bool,
+        failure: wit::CallFailure,
+        policy: wit::Policy,
+    ) -> wit::StartRecovery {
+        let why = match failure {
+            wit::CallFailure::Host(_) => {
+                return wit::StartRecovery::Retry(
+                    clock::now() + policy.retry_delays_ms.first().copied().unwrap_or(60_000),
+                );
+            }
+            wit::CallFailure::Component(why) | wit::CallFailure::Workflow(wit::WorkflowError::Internal(why)) => why,
+            wit::CallFailure::Workflow(wit::WorkflowError::Invalid(_)) => "the stored request is invalid".into(),
+        };
+        let why = format!("processing failed: {why}");
+        let updates = recipients
+            .into_iter()
+            .map(|r| {
+                notifier::emit(&event(r.block, &r.address, notifier::EventKind::ProcessingFailed, &why));
+                if secure {
+                    let kind = notifier::EventKind::PasswordMailNotTriggered;
+                    notifier::emit(&event(r.block, &r.address, kind, "the message was not sent"));
+                }
+                wit::RecipientUpdate {
+                    block: r.block,
+                    address: r.address,
+                    status: delivery::DeliveryStatus::Dropped,
+                    password: secure.then_some(delivery::PasswordState::NotTriggered),
+                    reply: None,
+                    detail: None,
+                }
+            })
+            .collect();
+        wit::StartRecovery::Abandon(updates)
+    }
+
+    fn recover_delivery(_message: wit::MessageState, _failure: wit::CallFailure, policy: wit::Policy) -> u64 {
+        clock::now() + policy.retry_delays_ms.first().copied().unwrap_or(60_000)
+    }
+
+    /// This guest sends no secure mail and records no late bounce.
+    fn late_bounce(_report: wit::BounceReport) -> wit::LateBounceOutcome {
+        wit::LateBounceOutcome::NotDelivered
+    }
 }
 
 fn event(block: u32, recipient: &str, kind: notifier::EventKind, description: &str) -> notifier::Event {

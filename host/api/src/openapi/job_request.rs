@@ -441,12 +441,12 @@ pub struct CallbackAuthentication {
     pub password: String,
 }
 
-/// The samples of `tests/samples/` (copies of the project's shared samples), the request
+/// The samples of `docs/samples/`, the request
 /// body's examples: (name, JSON text). Their summaries are at `jobs::submit`.
 pub const SAMPLES: [(&str, &str); 3] = [
-    ("plain", include_str!("../../../../tests/samples/plain.json")),
-    ("secure-document", include_str!("../../../../tests/samples/secure-document.json")),
-    ("retarus-doc-style", include_str!("../../../../tests/samples/retarus-doc-style.json")),
+    ("plain", include_str!("../../../../docs/samples/plain.json")),
+    ("secure-document", include_str!("../../../../docs/samples/secure-document.json")),
+    ("retarus-doc-style", include_str!("../../../../docs/samples/retarus-doc-style.json")),
 ];
 
 /// The sample named `name` as JSON (`Null` for an unknown name; the unit tests prove every
