@@ -1,4 +1,4 @@
-//! The PostgreSQL store against a real PostgreSQL (DESIGN §7): the same contract as SQLite
+//! The PostgreSQL store against a real PostgreSQL (docs/service.md#storage): the same contract as SQLite
 //! (`sealmail_store::conformance`), and what only a shared database has — one storage key
 //! for every node, migrations by nodes starting together, a newer schema refused — and
 //! that finished jobs leave no secret in the rows.
@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex};
 use sealmail_store::at_rest::AtRestKey;
 use sealmail_store::postgres::PostgresStore;
 use sealmail_store::{
-    DeliveryDecision, DeliveryStatus, Effects, MessageKind, NewJob, NewRecipient, OutgoingMessage, PasswordState,
-    RecipientUpdate, Role, StartDecision, Store, StoreError, Work,
+    DeliveryDecision, DeliveryStatus, Effects, Jobs, MessageKind, Messages, NewJob, NewRecipient, OutgoingMessage,
+    PasswordState, Queue, RecipientUpdate, Role, StartDecision, Store, StoreError, Work,
 };
 use sealmail_tests::harness::postgres::{Database, create_database};
 

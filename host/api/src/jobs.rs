@@ -27,9 +27,8 @@ use sealmail_core::clock::now_ms;
 use sealmail_core::clock::rfc3339_ms;
 use sealmail_core::metrics::{Call, Refusal};
 use sealmail_sandbox::validation_json;
-use sealmail_store::codes::password_code;
 use sealmail_store::rate::Exceeded;
-use sealmail_store::{DeleteOutcome, NewJob, NewRecipient, PostState, Role, Submitted, event_codes, status_codes};
+use sealmail_store::{DeleteOutcome, JobState, NewJob, NewRecipient, PostState, Role, Submitted};
 
 /// How much of a refused body is read and discarded before the `413`. A client that is still
 /// sending when the answer comes and the connection closes sees a broken pipe instead of the
@@ -387,7 +386,7 @@ pub(crate) async fn status(
         .recipients
         .iter()
         .map(|r| {
-            let (status, sub_status) = status_codes(r.status);
+            let (status, sub_status) = r.status.status_codes();
             json!({
                 "block": r.block,
                 "email": r.address,
@@ -397,7 +396,7 @@ pub(crate) async fn status(
                 "subStatus": sub_status,
                 "detail": r.detail,
                 "lastReply": r.reply,
-                "passwordMail": password_code(r.password),
+                "passwordMail": r.password.reported(),
                 "updatedTs": rfc3339_ms(r.updated_ms),
             })
         })
@@ -406,7 +405,8 @@ pub(crate) async fn status(
         .events
         .iter()
         .map(|e| {
-            let (phase, st, ty, sub) = event_codes(e.kind);
+            let code = e.kind.retarus();
+            let (phase, st, ty, sub) = (code.phase, code.state, code.kind, code.sub_type);
             json!({
                 "seq": e.seq,
                 "block": e.block,
@@ -431,10 +431,10 @@ pub(crate) async fn status(
             })
         })
         .collect();
-    let state_name = match report.state.as_str() {
-        "queued" => "QUEUED",
-        "finished" => "FINISHED",
-        _ => "IN_PROGRESS",
+    let state_name = match report.state {
+        JobState::Queued => "QUEUED",
+        JobState::Finished => "FINISHED",
+        JobState::Delivering => "IN_PROGRESS",
     };
     let body = json!({
         "jobId": report.id,

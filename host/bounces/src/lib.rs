@@ -1,13 +1,15 @@
-//! Bounces after acceptance (issue 7, DESIGN §4): "delivered" means the next hop accepted the
-//! message, but a relay or the recipient's own server may still give up later and say so in
-//! a delivery status notification (DSN, RFC 3464) sent to the envelope sender.
+//! Bounces after acceptance (docs/service.md#bounces-after-delivery): "delivered" means the
+//! next hop accepted the message, but a relay or the recipient's own server may still give up
+//! later and say so in a delivery status notification (DSN, RFC 3464) sent to the envelope
+//! sender.
 //!
 //! To tell which message and recipient a DSN is about without trusting its text, every
 //! message leaves with its own envelope sender (VERP, "variable envelope return path"):
 //! `bounce+<token>@<verp_domain>`, where the token is the local part of the message's
 //! `Message-ID` (128 random bits, so it cannot be guessed). DSNs come back by SMTP to the
 //! [`smtp_server`] or through the pipe command `sealmail bounce`; [`dsn`] reads them and
-//! [`record_dsn`] turns every hard failure into a late `HARD_BOUNCE` ([`Store::late_bounce`]).
+//! [`record_dsn`] hands every hard failure to a [`Recorder`] — the workflow, where the
+//! component decides what it changes (a late `HARD_BOUNCE`) and the store records it.
 //!
 //! Nothing here logs or stores a message body: a DSN usually quotes the original message,
 //! which may hold a password mail's text.
@@ -21,8 +23,9 @@ use std::net::SocketAddr;
 
 use serde::Deserialize;
 
+use async_trait::async_trait;
 use dsn::{DeliveryReport, DsnError};
-use sealmail_store::{LateBounce, LateBounceOutcome, Store, StoreError, SuppressionPolicy};
+use sealmail_store::StoreError;
 
 /// The local-part prefix of VERP addresses: what makes an address of the VERP domain ours.
 const VERP_PREFIX: &str = "bounce+";
@@ -132,6 +135,47 @@ impl Verp {
     }
 }
 
+/// A hard failure a DSN reports after delivery, as the notification states it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LateBounce {
+    /// The local part of the bounced message's `Message-ID` (its VERP token).
+    pub message_token: String,
+    /// The recipient the DSN reports (`Final-Recipient`).
+    pub address: String,
+    /// What the event and the recipient's status say: the DSN's status and diagnostic.
+    pub description: String,
+    /// The RFC 3463 status code, e.g. `5.1.1`.
+    pub status: String,
+    /// When it arrived, ms.
+    pub now_ms: u64,
+}
+
+/// What recording a late bounce did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LateBounceOutcome {
+    /// The recipient's delivery became a hard bounce (event, status, suppression).
+    Recorded {
+        /// The message's job.
+        job_id: String,
+    },
+    /// No message of ours has this token (forged, or erased by retention).
+    UnknownMessage,
+    /// The message had no delivered recipient with this address (unknown, or already
+    /// recorded as bounced: a DSN that arrives twice is recorded once).
+    NotDelivered,
+    /// It is a password mail: its recipient already has its PASSWORD_MAIL event, which is
+    /// final, so nothing is recorded (the bounce is only logged).
+    PasswordMail,
+}
+
+/// Where a late bounce is decided and recorded. The server's is the workflow's: the component
+/// decides what the bounce changes and the store commits it in one transaction.
+#[async_trait]
+pub trait Recorder: Send + Sync {
+    /// Decides and records `bounce`.
+    async fn record(&self, bounce: LateBounce) -> Result<LateBounceOutcome, RecordError>;
+}
+
 /// What became of one recipient block of a DSN.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecipientResult {
@@ -154,27 +198,36 @@ pub enum RecordError {
     /// was recorded before the failure is recognised then and not recorded twice.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The workflow component could not decide (it failed in its sandbox): temporary, like
+    /// a store failure.
+    #[error("the workflow failed: {0}")]
+    Workflow(String),
 }
 
-/// Parses `message` as a DSN about the message of `token` and records each hard failure it
-/// reports ([`dsn::RecipientReport::is_hard_bounce`]) as a late bounce; each outcome is
-/// logged (addresses, status and outcome only). Returns what became of each recipient group
-/// ([`any_recorded`] says whether there are new events to push).
+impl RecordError {
+    /// Whether the sender should try again later (SMTP 451, `EX_TEMPFAIL`).
+    pub fn is_temporary(&self) -> bool {
+        !matches!(self, Self::NotADsn(_))
+    }
+}
+
+/// Parses `message` as a DSN about the message of `token` and hands each hard failure it
+/// reports ([`dsn::RecipientReport::is_hard_bounce`]) to `recorder` as a late bounce; each
+/// outcome is logged (addresses, status and outcome only). Returns what became of each
+/// recipient group ([`any_recorded`] says whether there are new events to push).
 pub async fn record_dsn(
-    store: &dyn Store,
-    policy: &SuppressionPolicy,
+    recorder: &dyn Recorder,
     token: &str,
     message: &[u8],
     now_ms: u64,
 ) -> Result<Vec<RecipientResult>, RecordError> {
     let report = dsn::parse(message)?;
-    record_report(store, policy, token, &report, now_ms).await
+    record_report(recorder, token, &report, now_ms).await
 }
 
 /// [`record_dsn`] for a parsed report.
 pub async fn record_report(
-    store: &dyn Store,
-    policy: &SuppressionPolicy,
+    recorder: &dyn Recorder,
     token: &str,
     report: &DeliveryReport,
     now_ms: u64,
@@ -193,15 +246,12 @@ pub async fn record_report(
             description: recipient.description(report.reporting_mta.as_deref()),
             status: recipient.status.clone(),
             now_ms,
-            suppress_for_ms: policy
-                .enabled
-                .then(|| u64::try_from(policy.hard_bounce().as_millis()).unwrap_or(u64::MAX)),
         };
-        let outcome = match store.late_bounce(bounce).await {
+        let outcome = match recorder.record(bounce).await {
             Ok(outcome) => outcome,
             Err(e) => {
-                tracing::warn!(token, recipient = %recipient.final_recipient, error = %e, "DSN: the store failed");
-                return Err(e.into());
+                tracing::warn!(token, recipient = %recipient.final_recipient, error = %e, "DSN: recording failed");
+                return Err(e);
             }
         };
         match &outcome {

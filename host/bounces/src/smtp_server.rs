@@ -5,8 +5,8 @@
 //!
 //! It must never crash or grow without bound on what a stranger sends: lines and messages are
 //! bounded, every read has a timeout, sessions are limited in number, and too many bad
-//! commands end a session. It answers `250` after DATA only once the store has committed what
-//! the DSN says (`451` when the store failed, so the sender keeps the DSN and retries), and
+//! commands end a session. It answers `250` after DATA only once what the DSN says is
+//! committed (`451` when that failed, so the sender keeps the DSN and retries), and
 //! never logs a message body.
 
 use std::net::SocketAddr;
@@ -18,8 +18,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{Notify, Semaphore, watch};
 use tokio::task::JoinHandle;
 
-use super::{RecordError, Verp, any_recorded, dsn, record_report};
-use sealmail_store::{Store, SuppressionPolicy};
+use super::{Recorder, Verp, any_recorded, dsn, record_report};
 
 /// Longest command line, CRLF included. RFC 5321 §4.5.3.1.4 sets 512 octets; parameters
 /// (SIZE, BODY, ENVID, ORCPT) fit easily.
@@ -47,10 +46,8 @@ const MAX_SESSION_TIME: Duration = Duration::from_secs(30 * 60);
 pub struct BounceListener {
     /// Which addresses are ours.
     pub verp: Verp,
-    /// Where late bounces are recorded.
-    pub store: Arc<dyn Store>,
-    /// Whether and how long a hard bounce lists its address.
-    pub suppression: SuppressionPolicy,
+    /// Where late bounces are decided and recorded.
+    pub recorder: Arc<dyn Recorder>,
     /// Notified after a late bounce was recorded (wakes the callback dispatcher).
     pub events: Arc<Notify>,
     /// Largest message accepted (`SIZE`; more: `552`).
@@ -61,17 +58,10 @@ pub struct BounceListener {
 
 impl BounceListener {
     /// A listener with the standard timeout.
-    pub fn new(
-        verp: Verp,
-        store: Arc<dyn Store>,
-        suppression: SuppressionPolicy,
-        events: Arc<Notify>,
-        max_message_bytes: u64,
-    ) -> Self {
+    pub fn new(verp: Verp, recorder: Arc<dyn Recorder>, events: Arc<Notify>, max_message_bytes: u64) -> Self {
         Self {
             verp,
-            store,
-            suppression,
+            recorder,
             events,
             max_message_bytes: usize::try_from(max_message_bytes).unwrap_or(usize::MAX),
             read_timeout: READ_TIMEOUT,
@@ -290,10 +280,10 @@ impl BounceListener {
         let mut recorded = false;
         let mut failure = None;
         for token in tokens {
-            match record_report(self.store.as_ref(), &self.suppression, token, &report, now_ms).await {
+            match record_report(self.recorder.as_ref(), token, &report, now_ms).await {
                 Ok(results) => recorded |= any_recorded(&results),
-                Err(RecordError::Store(e)) => failure = Some(e),
-                Err(RecordError::NotADsn(_)) => {}
+                Err(e) if e.is_temporary() => failure = Some(e),
+                Err(_) => {}
             }
         }
         if recorded {
@@ -303,7 +293,7 @@ impl BounceListener {
             // Whatever was recorded before the failure is found as already bounced when the
             // sender retries (`NotDelivered`), so a retry records nothing twice.
             Some(e) => {
-                tracing::warn!(%peer, error = %e, "DSN listener: store failed, the sender will retry");
+                tracing::warn!(%peer, error = %e, "DSN listener: recording failed, the sender will retry");
                 "451 4.3.0 Temporary failure, try again later".into()
             }
             None => "250 2.0.0 Ok: DSN received".into(),
@@ -392,18 +382,25 @@ async fn write_reply<W: AsyncWrite + Unpin>(writer: &mut W, reply: &str) -> std:
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sealmail_store::at_rest::AtRestKey;
-    use sealmail_store::sqlite::SqliteStore;
+    use crate::{LateBounce, LateBounceOutcome, RecordError};
     use tokio::io::{AsyncReadExt, DuplexStream};
 
     const TOKEN: &str = "0123456789abcdef0123456789abcdef";
 
-    fn listener(dir: &std::path::Path, max: u64) -> Arc<BounceListener> {
-        let store = SqliteStore::open(&dir.join("t.db"), AtRestKey::from_bytes([7; 32])).unwrap();
+    /// A recorder that knows no message: every DSN is about an unknown one.
+    struct NoMessages;
+
+    #[async_trait::async_trait]
+    impl Recorder for NoMessages {
+        async fn record(&self, _bounce: LateBounce) -> Result<LateBounceOutcome, RecordError> {
+            Ok(LateBounceOutcome::UnknownMessage)
+        }
+    }
+
+    fn listener(max: u64) -> Arc<BounceListener> {
         let mut l = BounceListener::new(
             Verp::new("bounces.example.com").unwrap(),
-            Arc::new(store),
-            SuppressionPolicy::default(),
+            Arc::new(NoMessages),
             Arc::new(Notify::new()),
             max,
         );
@@ -429,9 +426,8 @@ mod tests {
 
     #[tokio::test]
     async fn only_verp_addresses_of_the_domain_are_accepted() {
-        let dir = tempfile::tempdir().unwrap();
         let replies = converse(
-            listener(dir.path(), 1_000_000),
+            listener(1_000_000),
             format!(
                 "EHLO mta.example\r\nMAIL FROM:<>\r\nRCPT TO:<postmaster@bounces.example.com>\r\n\
                  RCPT TO:<bounce+{TOKEN}@elsewhere.example>\r\nRCPT TO:<bounce+{TOKEN}@Bounces.Example.com>\r\nQUIT\r\n"
@@ -445,10 +441,9 @@ mod tests {
 
     #[tokio::test]
     async fn a_dsn_for_an_unknown_message_is_accepted_and_recorded_nowhere() {
-        let dir = tempfile::tempdir().unwrap();
         let dsn = crate::dsn::tests::POSTFIX_DSN.replace("\r\n.", "\r\n..");
         let replies = converse(
-            listener(dir.path(), 1_000_000),
+            listener(1_000_000),
             format!(
                 "HELO m\r\nMAIL FROM:<>\r\nRCPT TO:<bounce+{TOKEN}@bounces.example.com>\r\nDATA\r\n{dsn}.\r\nQUIT\r\n"
             )
@@ -460,9 +455,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_message_that_is_no_dsn_is_refused_and_dots_are_unstuffed() {
-        let dir = tempfile::tempdir().unwrap();
         let replies = converse(
-            listener(dir.path(), 1_000_000),
+            listener(1_000_000),
             format!(
                 "EHLO m\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<bounce+{TOKEN}@bounces.example.com>\r\nDATA\r\n\
                  Subject: Out of office\r\n\r\n..leading dot\r\n.\r\nQUIT\r\n"
@@ -475,10 +469,9 @@ mod tests {
 
     #[tokio::test]
     async fn oversized_messages_get_552_and_the_session_goes_on() {
-        let dir = tempfile::tempdir().unwrap();
         let body = "x".repeat(200);
         let replies = converse(
-            listener(dir.path(), 100),
+            listener(100),
             format!(
                 "EHLO m\r\nMAIL FROM:<> SIZE=101\r\nMAIL FROM:<> SIZE=50\r\nRCPT TO:<bounce+{TOKEN}@bounces.example.com>\r\n\
                  DATA\r\n{body}\r\n.\r\nNOOP\r\nQUIT\r\n"
@@ -491,7 +484,6 @@ mod tests {
 
     #[tokio::test]
     async fn out_of_order_unknown_and_overlong_commands_are_answered_not_fatal() {
-        let dir = tempfile::tempdir().unwrap();
         let long = "A".repeat(MAX_COMMAND_LINE + 10);
         let mut input = format!(
             "MAIL FROM:<>\r\nEHLO\r\nHELO m\r\nRCPT TO:<x@y>\r\nDATA\r\nMAIL FROM:<>\r\nMAIL FROM:<>\r\nDATA\r\n\
@@ -499,7 +491,7 @@ mod tests {
         )
         .into_bytes();
         input.extend_from_slice(b"\xff\xfe\r\nMAIL FROM <x>\r\nNOOP\r\nQUIT\r\n");
-        let replies = converse(listener(dir.path(), 1_000), &input).await;
+        let replies = converse(listener(1_000), &input).await;
         assert_eq!(
             codes(&replies),
             [
@@ -512,13 +504,12 @@ mod tests {
 
     #[tokio::test]
     async fn a_silent_client_is_timed_out_and_a_babbling_one_cut_off() {
-        let dir = tempfile::tempdir().unwrap();
         // Nothing follows EHLO: after the read timeout the listener says 421 and hangs up.
-        let replies = converse(listener(dir.path(), 1_000), b"EHLO m\r\n").await;
+        let replies = converse(listener(1_000), b"EHLO m\r\n").await;
         assert_eq!(codes(&replies), ["220", "250", "421"], "{replies:?}");
         assert!(replies.last().unwrap().starts_with("421 4.4.2"), "{replies:?}");
 
-        let replies = converse(listener(dir.path(), 1_000), "JUNK\r\n".repeat(20).as_bytes()).await;
+        let replies = converse(listener(1_000), "JUNK\r\n".repeat(20).as_bytes()).await;
         assert_eq!(replies.last().map(|l| &l[..3]), Some("421"), "{replies:?}");
         assert_eq!(replies.len(), 1 + MAX_ERRORS as usize, "{replies:?}");
     }

@@ -13,7 +13,7 @@
 use serde::Serialize;
 
 use sealmail_core::clock::rfc3339_ms;
-use sealmail_store::{ClaimedPost, event_codes};
+use sealmail_store::ClaimedPost;
 
 use crate::CallbackSetup;
 
@@ -115,7 +115,7 @@ pub fn body(post: &ClaimedPost, setup: &CallbackSetup) -> Vec<u8> {
             .events
             .iter()
             .map(|e| {
-                let (phase, state, kind, sub_type) = event_codes(e.event.kind);
+                let code = e.event.kind.retarus();
                 Notification {
                     meta: NotificationMeta {
                         tag: tag(&post.job_id, e.event.seq),
@@ -127,10 +127,10 @@ pub fn body(post: &ClaimedPost, setup: &CallbackSetup) -> Vec<u8> {
                             reference: e.reference.as_deref(),
                         },
                         event: Event {
-                            phase,
-                            state,
-                            kind,
-                            sub_type,
+                            phase: code.phase,
+                            state: code.state,
+                            kind: code.kind,
+                            sub_type: code.sub_type,
                             ts: rfc3339_ms(e.event.ts_ms),
                             description: &e.event.description,
                         },

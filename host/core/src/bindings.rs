@@ -4,8 +4,8 @@
 //! and adds the workflow export and the host's capabilities; its `library` interfaces are
 //! taken from [`library`] (`with:`), so a `Limits` or a `Problem` is the same Rust type
 //! whichever world it came from. Every export is called asynchronously (one engine
-//! configuration for both worlds), and the service world's imports are async: they wait on
-//! SMTP, clamd and the store, and that wait is not guest time.
+//! configuration for both worlds), and the service world's imports are async (they wait on
+//! SMTP, clamd and the store, and that wait is not guest time) and trappable.
 
 /// World `library`.
 pub mod library {
@@ -25,7 +25,9 @@ pub mod service {
     wasmtime::component::bindgen!({
         path: "../../wit",
         world: "service",
-        imports: { default: async },
+        // Trappable: a host failure inside an import (the store cannot be read) ends the
+        // call with an error the host recognises, instead of an answer the guest would act on.
+        imports: { default: async | trappable },
         exports: { default: async },
         with: {
             "sealmail:mail/validation": crate::bindings::validation,

@@ -14,4 +14,4 @@ pub mod runtime;
 pub mod validation_json;
 
 pub use library::Library;
-pub use runtime::{CallError, RuntimeConfig, Sandbox, SandboxConfig, StoreData};
+pub use runtime::{CallError, HostFailure, RuntimeConfig, Sandbox, SandboxConfig, StoreData};

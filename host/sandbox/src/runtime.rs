@@ -160,7 +160,18 @@ pub enum CallError {
     /// The component could not be instantiated.
     #[error("the component could not be started: {0}")]
     Instantiate(String),
+    /// A host capability failed during the call ([`HostFailure`]): the call's result is
+    /// unusable, through no fault of the guest; the work is retried.
+    #[error("{0}")]
+    Host(String),
 }
+
+/// The error an import returns when the host cannot do what the guest asked (the store could
+/// not be read): it ends the call, and [`Sandbox::classify`] reports it as
+/// [`CallError::Host`] rather than as the guest's failure.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct HostFailure(pub String);
 
 /// Per-store state: WASI (randomness only in practice: no files, no network, no
 /// environment are granted), the memory limiter, the guest-time clock, and the host state
@@ -395,6 +406,9 @@ fn classify<T>(config: &RuntimeConfig, store: &Store<StoreData<T>>, e: wasmtime:
     if e.downcast_ref::<PoolConcurrencyLimitError>().is_some() {
         return CallError::Busy { limit: config.max_instances };
     }
+    if let Some(failure) = e.downcast_ref::<HostFailure>() {
+        return CallError::Host(failure.0.clone());
+    }
     match e.downcast_ref::<Trap>() {
         Some(Trap::Interrupt) => CallError::TimeLimit { limit: config.max_call_time },
         Some(Trap::StackOverflow) => CallError::StackLimit { limit: config.max_wasm_stack },
@@ -434,6 +448,17 @@ mod tests {
             guest >= Duration::from_millis(5) && guest <= wall - Duration::from_millis(25),
             "{guest:?} of {wall:?}"
         );
+    }
+
+    #[test]
+    fn a_host_failure_is_told_apart_from_the_guest_failing() {
+        let sandbox = Sandbox::new(RuntimeConfig { max_instances: 1, ..RuntimeConfig::default() }).unwrap();
+        let store = sandbox.store(());
+        let failed = wasmtime::Error::from(HostFailure("held secret of m@x: database error: gone".into()));
+        let e = sandbox.classify(&store, failed.context("error while executing at wasm backtrace"));
+        assert!(matches!(&e, CallError::Host(why) if why.contains("gone")), "{e:?}");
+        let e = sandbox.classify(&store, wasmtime::Error::msg("unreachable"));
+        assert!(matches!(e, CallError::Trap(_)), "{e:?}");
     }
 
     #[test]

@@ -18,13 +18,14 @@ use sealmail_api::accounts::{self, Accounts, RateLimits};
 use sealmail_api::throttle::AuthThrottle;
 use sealmail_bounces::smtp_server::BounceListener;
 use sealmail_callbacks::dispatcher::Dispatcher;
-use sealmail_clamav::Scanners;
 use sealmail_core::bindings::validation::Limits;
 use sealmail_core::metrics::Metrics;
 use sealmail_sandbox::{Library, Sandbox};
 use sealmail_smtp::{DkimSigners, Transport};
+use sealmail_store::Store;
 pub use sealmail_store::open::Opened;
 use sealmail_store::open::{self, Database};
+use sealmail_workflow::late_bounce::LateBounces;
 use sealmail_workflow::pool::Pool;
 use sealmail_workflow::purge::Purger;
 use sealmail_workflow::runtime::{ServiceRuntime, Services};
@@ -79,6 +80,33 @@ pub async fn sandbox(config: &Config) -> anyhow::Result<(Sandbox, Library, Limit
     Ok((sandbox, library, config.limits.request_limits(defaults)))
 }
 
+/// The workflow of `config` over `store`: the service component in `sandbox` (the embedded
+/// one, or `[sandbox] service_component`), and the capabilities its imports act on.
+pub fn workflow(
+    config: &Config,
+    sandbox: &Sandbox,
+    store: Arc<dyn Store>,
+) -> anyhow::Result<(ServiceRuntime, Arc<Services>)> {
+    let service = match &config.sandbox.service_component {
+        // The banner warns about it (`warnings`).
+        Some(path) => {
+            let wasm = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+            ServiceRuntime::with_component(sandbox, &wasm)
+        }
+        None => ServiceRuntime::new(sandbox),
+    }
+    .map_err(|e| anyhow::anyhow!("cannot load the service component: {e:#}"))?;
+    let services = Services {
+        store,
+        transport: Transport::from_config(&config.transport())?,
+        dkim: DkimSigners::from_config(&config.dkim)?,
+        scanners: config.antivirus.scanners().context("antivirus")?,
+        allow_insecure_no_antivirus: config.antivirus.allow_insecure_no_antivirus,
+        verp: config.bounces.verp()?,
+    };
+    Ok((service, Arc::new(services)))
+}
+
 /// Runs the server until a shutdown signal.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     // A PostgreSQL database is shared by design: no lock, and the leases of other nodes stay
@@ -92,20 +120,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         store.release_leases().await?;
     }
 
-    let transport = Transport::from_config(&config.transport())?;
-    let dkim = DkimSigners::from_config(&config.dkim)?;
-    let verp = config.bounces.verp()?;
-    let scanners = config.antivirus.scanners().context("antivirus")?;
     let (sandbox, library, limits) = sandbox(&config).await?;
-    let service = match &config.sandbox.service_component {
-        // The banner warns about it (`warnings`).
-        Some(path) => {
-            let wasm = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-            ServiceRuntime::with_component(&sandbox, &wasm)
-        }
-        None => ServiceRuntime::new(&sandbox),
-    }
-    .map_err(|e| anyhow::anyhow!("cannot load the service component: {e:#}"))?;
+    let (service, services) = workflow(&config, &sandbox, store.clone())?;
     let accounts = Accounts::new(key.derive(accounts::KEY_PURPOSE), &config.accounts, store.clone())
         .with_previous_keys(key.derive_previous(accounts::KEY_PURPOSE));
     let callback_policy = config.callbacks.address_policy();
@@ -138,21 +154,13 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         None => None,
     };
     let dsn_address = dsn_listener.as_ref().map(tokio::net::TcpListener::local_addr).transpose()?;
-    banner(&config, (api.scheme(), address), &transport, &dkim, scanners.as_ref(), &accounts)?;
-    bounces_banner(verp.as_ref(), dsn_address)?;
+    banner(&config, (api.scheme(), address), &services, &accounts)?;
+    bounces_banner(services.verp.as_ref(), dsn_address)?;
 
-    let services = Arc::new(Services {
-        store: store.clone(),
-        transport,
-        dkim,
-        scanners: scanners.clone(),
-        allow_insecure_no_antivirus: config.antivirus.allow_insecure_no_antivirus,
-        verp: verp.clone(),
-    });
     let pool = Arc::new(Pool::new(
         &config.queue,
-        service,
-        services,
+        service.clone(),
+        services.clone(),
         limits,
         config.message_id_domain.clone(),
         config.suppression.clone(),
@@ -162,14 +170,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     ));
     let (stop, stopped) = watch::channel(false);
     let workers = pool.spawn(config.queue.workers, stopped.clone())?;
-    if let (Some(dsn_listener), Some(verp)) = (dsn_listener, verp) {
-        let receiver = BounceListener::new(
-            verp,
-            store.clone(),
-            config.suppression.clone(),
-            events.clone(),
-            config.bounces.max_message_bytes,
-        );
+    if let (Some(dsn_listener), Some(verp)) = (dsn_listener, services.verp.clone()) {
+        let recorder = LateBounces::new(service, services.clone(), config.suppression.clone());
+        let receiver = BounceListener::new(verp, Arc::new(recorder), events.clone(), config.bounces.max_message_bytes);
         // Stops accepting at the drain; a session in progress finishes on its own.
         Arc::new(receiver).spawn(dsn_listener, stopped.clone());
     }
@@ -199,7 +202,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         unfinished,
         max_unfinished: config.queue.max_jobs_in_flight,
         wake,
-        scanners,
+        scanners: services.scanners.clone(),
         allow_insecure_no_antivirus: config.antivirus.allow_insecure_no_antivirus,
         callback_policy,
         rate_limits: RateLimits::new(config.limits.recipients_per_hour, &config.accounts),
@@ -235,11 +238,10 @@ async fn join_all(tasks: Vec<tokio::task::JoinHandle<()>>) {
 fn banner(
     config: &Config,
     (scheme, address): (&str, std::net::SocketAddr),
-    transport: &Transport,
-    dkim: &DkimSigners,
-    scanners: Option<&Scanners>,
+    services: &Services,
     accounts: &Accounts,
 ) -> anyhow::Result<()> {
+    let Services { transport, dkim, scanners, .. } = services;
     use std::io::Write;
     let mut out = std::io::stdout().lock();
     writeln!(out, "sealmail {} listening on {scheme}://{address}", env!("CARGO_PKG_VERSION"))?;
@@ -248,7 +250,7 @@ fn banner(
     if let Some(dkim) = dkim.describe() {
         writeln!(out, "  dkim:      {dkim}")?;
     }
-    match scanners {
+    match scanners.as_ref() {
         Some(s) => writeln!(out, "  antivirus: {}", s.describe())?,
         None if config.antivirus.allow_insecure_no_antivirus => writeln!(
             out,

@@ -1,7 +1,7 @@
-//! What erasing a job means to a store (issue 8, DESIGN §7): the retention purge
-//! ([`crate::Store::purge_finished`]) and `DELETE /rest/v1/jobs/{jobId}`
-//! ([`crate::Store::delete_job`]) remove every row of a finished job in one
-//! transaction per job batch, in both backends alike:
+//! Erasing finished jobs ([`Retention`]): the retention purge ([`Retention::purge_finished`],
+//! docs/service.md#retention) and `DELETE /rest/v1/jobs/{jobId}` ([`Retention::delete_job`])
+//! remove every row of a finished job in one transaction per job batch, in both backends
+//! alike:
 //!
 //! - `jobs` (its request was purged when it finished; its sealed callback setup goes now),
 //! - `recipients` (the status report), `events`, `callback_posts` (delivered, failed or
@@ -17,7 +17,11 @@
 //! hour). A job that is not finished is never erased: its messages, and a secure job's
 //! password mails, may still be waiting to go out.
 
-/// What [`crate::Store::delete_job`] did.
+use async_trait::async_trait;
+
+use crate::StoreError;
+
+/// What [`Retention::delete_job`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeleteOutcome {
     /// Every row of the job is gone.
@@ -32,3 +36,14 @@ pub enum DeleteOutcome {
 /// few enough that no transaction (SQLite's single writer, PostgreSQL's row locks) is held
 /// long.
 pub const PURGE_BATCH: usize = 100;
+
+/// Erasure of finished jobs.
+#[async_trait]
+pub trait Retention: Send + Sync + 'static {
+    /// Erases every row of a finished job of `account`; a job that is not finished is left
+    /// alone.
+    async fn delete_job(&self, account: &str, job_id: &str) -> Result<DeleteOutcome, StoreError>;
+    /// Erases every row of up to `batch` jobs finished before `before_ms`, oldest first;
+    /// how many. Safe to run on several nodes at once.
+    async fn purge_finished(&self, before_ms: u64, batch: usize) -> Result<u64, StoreError>;
+}

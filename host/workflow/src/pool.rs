@@ -1,5 +1,8 @@
 //! The worker pool: claims due work from the store with a lease, runs the workflow in a
-//! fresh component instance, and commits what it decided (DESIGN §1, §4).
+//! fresh component instance, and commits what it decided (ARCHITECTURE.md#division-of-labour,
+//! docs/service.md#delivery). When a call fails, the workflow is asked what follows
+//! (`recover-start`, `recover-delivery`); only a sandbox with no free instance, or a
+//! recovery that fails too, makes the pool itself put the step off.
 //!
 //! A crash at any point loses nothing: a job or message stays in the store until a commit
 //! says otherwise, and its lease expires (or, on the only node of an SQLite store, is
@@ -15,22 +18,37 @@ use tokio::sync::{Notify, watch};
 use tracing::Instrument as _;
 
 use sealmail_core::bindings::validation::Limits;
-use sealmail_core::bindings::workflow::{
-    JobContext, MessageState, Policy, RecipientState, StartOutcome, WorkflowError,
-};
+use sealmail_core::bindings::workflow::{CallFailure, JobContext, MessageState, Policy, StartOutcome, StartRecovery};
 use sealmail_core::clock::{idle_nap, now_ms};
 use sealmail_core::metrics::{Call, Metrics};
 use sealmail_sandbox::CallError;
-use sealmail_store::suppression::Reason;
 use sealmail_store::{
     ClaimedJob, ClaimedMessage, DeliveryDecision, DeliveryStatus, Effects, MessageKind, StartDecision, Store,
     Suppression, SuppressionPolicy, Work,
 };
 
-use crate::runtime::{ServiceRuntime, Services};
+use crate::runtime::{Called, ServiceRuntime, Services};
 
-/// A busy sandbox (every instance slot taken) is retried this soon.
+/// A busy sandbox (every instance slot taken) is retried this soon: no call was made, so
+/// there is nothing for the workflow to decide.
 const BUSY_RETRY_MS: u64 = 1_000;
+/// When even the workflow's recovery of a failed call fails (a broken component), the step
+/// is put off this long: the job or message stays stored, nothing is sent, and the error is
+/// logged at every try.
+const RECOVERY_FAILED_RETRY_MS: u64 = 60_000;
+
+/// Why a call's result cannot be used, as the workflow's recovery is told; none for a busy
+/// sandbox, where no call was made.
+fn failure_of<T>(
+    called: &Result<Called<Result<T, sealmail_core::bindings::workflow::WorkflowError>>, CallError>,
+) -> Option<CallFailure> {
+    match called {
+        Ok(Called { result: Ok(_), .. }) | Err(CallError::Busy { .. }) => None,
+        Ok(Called { result: Err(e), .. }) => Some(CallFailure::Workflow(e.clone())),
+        Err(CallError::Host(why)) => Some(CallFailure::Host(why.clone())),
+        Err(e) => Some(CallFailure::Component(e.to_string())),
+    }
+}
 
 /// What every worker shares.
 pub struct Pool {
@@ -181,51 +199,44 @@ impl Pool {
             suppressed,
         };
         let started = std::time::Instant::now();
-        let called =
-            self.runtime.start_job(self.services.clone(), context, job.request, self.limits, self.policy.clone()).await;
+        let called = self
+            .runtime
+            .start_job(self.services.clone(), context.clone(), job.request, self.limits, self.policy.clone())
+            .await;
         self.metrics.component_call(Call::start_job, started.elapsed());
-        let now = now_ms();
-        let (decision, effects) = match called {
-            Ok(called) if called.failure.is_some() => {
-                let why = called.failure.unwrap_or_default();
-                tracing::warn!(job = %job.id, %why, "host failure during start-job; retrying");
-                (StartDecision::Retry(now + self.policy_delay(job.attempts)), Effects::default())
-            }
-            Ok(called) => match called.result {
-                Ok(StartOutcome::Queued(dropped)) => (StartDecision::Queued(dropped), called.effects),
-                Ok(StartOutcome::Dropped(updates)) => (StartDecision::Dropped(updates), called.effects),
-                Ok(StartOutcome::Retry((at, why))) => {
+        let (decision, effects) = match (failure_of(&called), called) {
+            (None, Ok(Called { result: Ok(outcome), effects })) => match outcome {
+                StartOutcome::Queued(dropped) => (StartDecision::Queued(dropped), effects),
+                StartOutcome::Dropped(updates) => (StartDecision::Dropped(updates), effects),
+                StartOutcome::Retry((at, why)) => {
                     tracing::warn!(job = %job.id, %why, "job waits: a capability is unavailable");
                     (StartDecision::Retry(at), Effects::default())
                 }
-                Err(WorkflowError::Invalid(problems)) => {
-                    let list: Vec<String> = problems.iter().map(|p| format!("{}: {}", p.path, p.message)).collect();
-                    let why = format!("the stored request is no longer valid: {}", list.join("; "));
-                    (StartDecision::Failed(why), Effects::default())
-                }
-                Err(WorkflowError::Internal(why)) => {
-                    tracing::error!(job = %job.id, %why, "workflow failed");
-                    (StartDecision::Failed(format!("processing failed: {why}")), Effects::default())
-                }
             },
-            Err(CallError::Busy { .. }) => (StartDecision::Retry(now + BUSY_RETRY_MS), Effects::default()),
-            Err(e) => {
-                tracing::error!(job = %job.id, error = %e, "workflow call failed");
-                (StartDecision::Failed(format!("processing failed: {e}")), Effects::default())
+            (Some(failure), _) => {
+                match &failure {
+                    CallFailure::Host(why) => tracing::warn!(job = %job.id, %why, "host failure during start-job"),
+                    other => tracing::error!(job = %job.id, failure = ?other, "start-job failed"),
+                }
+                match self.recover_start(context, job.secure, failure).await {
+                    Some(recovered) => recovered,
+                    None => (StartDecision::Retry(now_ms() + RECOVERY_FAILED_RETRY_MS), Effects::default()),
+                }
             }
+            (None, _) => (StartDecision::Retry(now_ms() + BUSY_RETRY_MS), Effects::default()),
         };
+        let now = now_ms();
         let queued = !effects.enqueued.is_empty();
         let dropped: Vec<DeliveryStatus> = match &decision {
             StartDecision::Queued(updates) | StartDecision::Dropped(updates) => {
                 updates.iter().map(|u| u.status).collect()
             }
-            _ => Vec::new(),
+            StartDecision::Retry(_) => Vec::new(),
         };
         let what = match &decision {
             StartDecision::Queued(_) => "queued",
             StartDecision::Dropped(_) => "dropped",
             StartDecision::Retry(_) => "waits",
-            StartDecision::Failed(_) => "failed",
         };
         match self.store().commit_start(&job.id, now, decision, effects).await {
             Ok(finished) => {
@@ -234,22 +245,48 @@ impl Pool {
                     self.metrics.delivery(MessageKind::Original, status);
                 }
                 if finished {
-                    self.metrics.job_finished();
-                    tracing::info!("job finished");
-                    // Saturating: on a shared database this node also finishes jobs that other
-                    // nodes accepted, so its count could otherwise wrap below zero.
-                    let _ = self
-                        .unfinished
-                        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| Some(n.saturating_sub(1)));
+                    self.job_finished();
                 }
                 if queued {
                     self.wake.notify_one();
                 }
-                // Every commit but a retry records events (a failed job's are the host's).
+                // Every commit but a retry records events.
                 self.events.notify_one();
             }
             // Not committed: the lease runs out and the step is repeated.
             Err(e) => tracing::error!(job = %job.id, error = %e, "cannot commit start-job"),
+        }
+    }
+
+    /// The workflow's decision on a start that failed with `failure`; none when that could
+    /// not be had either (the recipients could not be read, or the recovery call failed).
+    async fn recover_start(
+        &self,
+        context: JobContext,
+        secure: bool,
+        failure: CallFailure,
+    ) -> Option<(StartDecision, Effects)> {
+        let job_id = context.job_id.clone();
+        let recipients = match self.store().job_recipients(&job_id).await {
+            Ok(recipients) => recipients,
+            Err(e) => {
+                tracing::error!(job = %job_id, error = %e, "cannot read the job's recipients to recover its start");
+                return None;
+            }
+        };
+        let recovered = self
+            .runtime
+            .recover_start(self.services.clone(), context, (recipients, secure), failure, self.policy.clone())
+            .await;
+        match recovered {
+            Ok(Called { result: StartRecovery::Retry(at), .. }) => Some((StartDecision::Retry(at), Effects::default())),
+            Ok(Called { result: StartRecovery::Abandon(updates), effects }) => {
+                Some((StartDecision::Dropped(updates), effects))
+            }
+            Err(e) => {
+                tracing::error!(job = %job_id, error = %e, "recover-start failed; the start waits");
+                None
+            }
         }
     }
 
@@ -261,114 +298,87 @@ impl Pool {
             parent: message.parent.clone(),
             first_attempt_ms: message.first_attempt_ms,
             attempts: message.attempts,
-            recipients: message
-                .recipients
-                .iter()
-                .map(|(address, name, role, status)| RecipientState {
-                    address: address.clone(),
-                    name: name.clone(),
-                    role: *role,
-                    status: *status,
-                })
-                .collect(),
+            recipients: message.recipients.clone(),
         };
         let started = std::time::Instant::now();
-        let called = self.runtime.deliver(self.services.clone(), state, self.policy.clone()).await;
+        let called = self.runtime.deliver(self.services.clone(), state.clone(), self.policy.clone()).await;
         self.metrics.component_call(Call::deliver, started.elapsed());
         let now = now_ms();
-        let retry = |why: String| {
-            tracing::warn!(message = %message.id, %why, "delivery attempt failed; retrying");
-            now + self.policy_delay(message.attempts)
-        };
-        let committed = match called {
-            Ok(called) if called.failure.is_some() => {
-                self.store().reschedule_message(&message.id, retry(called.failure.unwrap_or_default())).await
-            }
-            Ok(called) => match called.result {
-                Ok(outcome) => {
-                    let queued = !called.effects.enqueued.is_empty();
-                    let emitted = !called.effects.events.is_empty();
-                    let suppress = self.bounces(&message, &outcome.updates, now);
-                    let statuses: Vec<DeliveryStatus> = outcome.updates.iter().map(|u| u.status).collect();
-                    let suppress_count = suppress.len();
-                    let decision = DeliveryDecision {
-                        updates: outcome.updates,
-                        retry_at: outcome.retry_at,
-                        erase_held_secret: outcome.erase_held_secret,
-                        suppress,
-                    };
-                    let result = self.store().commit_delivery(&message.id, now, decision, called.effects).await;
-                    if let Ok(finished) = result {
-                        let count = |s: DeliveryStatus| statuses.iter().filter(|&&x| x == s).count();
-                        tracing::info!(
-                            kind = ?message.kind,
-                            delivered = count(DeliveryStatus::Delivered),
-                            deferred = count(DeliveryStatus::Deferred),
-                            bounced = count(DeliveryStatus::Bounced),
-                            expired = count(DeliveryStatus::Expired),
-                            suppressed = suppress_count,
-                            "delivery attempt committed"
-                        );
-                        for status in &statuses {
-                            self.metrics.delivery(message.kind, *status);
-                        }
-                        if finished {
-                            self.metrics.job_finished();
-                            tracing::info!("job finished");
-                            let _ = self
-                                .unfinished
-                                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| Some(n.saturating_sub(1)));
-                        }
-                        if queued {
-                            self.wake.notify_one();
-                        }
-                        if emitted {
-                            self.events.notify_one();
-                        }
+        let committed = match (failure_of(&called), called) {
+            (None, Ok(Called { result: Ok(outcome), effects })) => {
+                let queued = !effects.enqueued.is_empty();
+                let emitted = !effects.events.is_empty();
+                let suppress = crate::suppress::entries_for(
+                    &self.suppression,
+                    message.kind,
+                    &outcome.updates,
+                    &message.job_id,
+                    now,
+                );
+                let statuses: Vec<DeliveryStatus> = outcome.updates.iter().map(|u| u.status).collect();
+                let suppress_count = suppress.len();
+                let decision = DeliveryDecision {
+                    updates: outcome.updates,
+                    retry_at: outcome.retry_at,
+                    erase_held_secret: outcome.erase_held_secret,
+                    suppress,
+                };
+                let result = self.store().commit_delivery(&message.id, now, decision, effects).await;
+                if let Ok(finished) = result {
+                    let count = |s: DeliveryStatus| statuses.iter().filter(|&&x| x == s).count();
+                    tracing::info!(
+                        kind = ?message.kind,
+                        delivered = count(DeliveryStatus::Delivered),
+                        deferred = count(DeliveryStatus::Deferred),
+                        bounced = count(DeliveryStatus::Bounced),
+                        expired = count(DeliveryStatus::Expired),
+                        suppressed = suppress_count,
+                        "delivery attempt committed"
+                    );
+                    for status in &statuses {
+                        self.metrics.delivery(message.kind, *status);
                     }
-                    result.map(|_| ())
+                    if finished {
+                        self.job_finished();
+                    }
+                    if queued {
+                        self.wake.notify_one();
+                    }
+                    if emitted {
+                        self.events.notify_one();
+                    }
                 }
-                Err(e) => self.store().reschedule_message(&message.id, retry(e.to_string())).await,
-            },
-            Err(CallError::Busy { .. }) => self.store().reschedule_message(&message.id, now + BUSY_RETRY_MS).await,
-            Err(e) => self.store().reschedule_message(&message.id, retry(e.to_string())).await,
+                result.map(|_| ())
+            }
+            (Some(failure), _) => {
+                tracing::warn!(message = %message.id, failure = ?failure, "delivery attempt failed; retrying");
+                let at = match self
+                    .runtime
+                    .recover_delivery(self.services.clone(), state, failure, self.policy.clone())
+                    .await
+                {
+                    Ok(Called { result: at, .. }) => at,
+                    Err(e) => {
+                        tracing::error!(message = %message.id, error = %e, "recover-delivery failed; the attempt waits");
+                        now + RECOVERY_FAILED_RETRY_MS
+                    }
+                };
+                self.store().reschedule_message(&message.id, at).await
+            }
+            (None, _) => self.store().reschedule_message(&message.id, now + BUSY_RETRY_MS).await,
         };
         if let Err(e) = committed {
             tracing::error!(message = %message.id, error = %e, "cannot commit the delivery attempt");
         }
     }
 
-    /// The suppression-list entries an attempt's bounces make (DESIGN §4): a rejected
-    /// original lists its address for the hard-bounce period, an expired one for the
-    /// soft-bounce period. A password mail's bounce lists nothing: its original got through.
-    fn bounces(
-        &self,
-        message: &ClaimedMessage,
-        updates: &[sealmail_store::RecipientUpdate],
-        now: u64,
-    ) -> Vec<Suppression> {
-        if !self.suppression.enabled || message.kind != MessageKind::Original {
-            return Vec::new();
-        }
-        updates
-            .iter()
-            .filter_map(|u| {
-                let reason = match u.status {
-                    DeliveryStatus::Bounced => Reason::HardBounce,
-                    DeliveryStatus::Expired => Reason::SoftBounce,
-                    _ => return None,
-                };
-                let detail = u.reply.as_deref().unwrap_or("no reply");
-                Some(Suppression::after_bounce(&self.suppression, reason, &u.address, detail, &message.job_id, now))
-            })
-            .collect()
-    }
-
-    fn policy_delay(&self, attempts: u32) -> u64 {
-        match self.policy.retry_delays_ms.as_slice() {
-            [] => 60_000,
-            d => d[(attempts as usize).min(d.len() - 1)],
-        }
+    /// A job finished on this node.
+    fn job_finished(&self) {
+        self.metrics.job_finished();
+        tracing::info!("job finished");
+        // Saturating: on a shared database this node also finishes jobs that other nodes
+        // accepted, so its count could otherwise wrap below zero.
+        let _ = self.unfinished.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| Some(n.saturating_sub(1)));
     }
 }
 
@@ -378,5 +388,84 @@ fn lower_priority() {
     // SAFETY: setpriority only reads its integer arguments; `who = 0` is the calling thread.
     unsafe {
         libc::setpriority(libc::PRIO_PROCESS, 0, WORKER_NICENESS);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The pool with the real service component: what follows a call that failed is the
+    //! workflow's decision, committed as it decided.
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicU64;
+
+    use sealmail_core::bindings::validation::Limits;
+    use sealmail_core::metrics::Metrics;
+    use sealmail_sandbox::{RuntimeConfig, Sandbox};
+    use sealmail_smtp::{DkimSigners, Transport, TransportConfig};
+    use sealmail_store::at_rest::AtRestKey;
+    use sealmail_store::sqlite::SqliteStore;
+    use sealmail_store::{DeliveryStatus, EventKind, PasswordState, Store, SuppressionPolicy, Work};
+    use tokio::sync::Notify;
+
+    use super::Pool;
+    use crate::config::QueueConfig;
+    use crate::runtime::{ServiceRuntime, Services};
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_start_that_fails_is_given_up_as_the_workflow_decides() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> =
+            Arc::new(SqliteStore::open(&dir.path().join("t.db"), AtRestKey::from_bytes([5; 32])).unwrap());
+        let sandbox = Sandbox::new(RuntimeConfig { cache_dir: None, ..RuntimeConfig::default() }).unwrap();
+        let services = Arc::new(Services {
+            store: store.clone(),
+            transport: Transport::from_config(&TransportConfig::Outbox { dir: dir.path().join("outbox") }).unwrap(),
+            dkim: DkimSigners::from_config(&[]).unwrap(),
+            scanners: None,
+            allow_insecure_no_antivirus: true,
+            verp: None,
+        });
+        // The stored request (not a JobRequest) does not validate at the start: the
+        // workflow answers `invalid`, and its recovery gives the job up.
+        let limits = Limits {
+            max_request_bytes: 1 << 20,
+            max_message_bytes: 1 << 20,
+            max_addresses: 10,
+            max_rendered_bytes: 1 << 20,
+        };
+        let pool = Pool::new(
+            &QueueConfig::default(),
+            ServiceRuntime::new(&sandbox).unwrap(),
+            services,
+            limits,
+            "x.example".into(),
+            SuppressionPolicy::default(),
+            (Arc::new(Notify::new()), Arc::new(Notify::new())),
+            Arc::new(AtomicU64::new(1)),
+            Arc::new(Metrics::new()),
+        );
+        store.submit(sealmail_store::conformance::job("j1", None)).await.unwrap();
+        let Some(Work::Start(job)) = store.claim("w", 2_000, 60_000).await.unwrap() else { panic!("no job") };
+        pool.start(job).await;
+
+        let report = store.job_status("acme", "j1").await.unwrap().expect("the job");
+        assert!(report.recipients.iter().all(|r| r.status == DeliveryStatus::Dropped), "{:?}", report.recipients);
+        assert!(report.recipients.iter().all(|r| r.password == PasswordState::NotTriggered));
+        let kinds: Vec<_> = report.events.iter().map(|e| (e.recipient.as_str(), e.kind)).collect();
+        assert_eq!(
+            kinds,
+            [
+                ("a@x.example", EventKind::ProcessingFailed),
+                ("a@x.example", EventKind::PasswordMailNotTriggered),
+                ("b@x.example", EventKind::ProcessingFailed),
+                ("b@x.example", EventKind::PasswordMailNotTriggered)
+            ]
+        );
+        assert!(
+            report.events[0].description.starts_with("the stored request is no longer valid: "),
+            "{}",
+            report.events[0].description
+        );
+        assert_eq!(store.unfinished_jobs().await.unwrap(), 0);
     }
 }

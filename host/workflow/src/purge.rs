@@ -148,8 +148,9 @@ mod tests {
         for i in 0..jobs {
             store.submit(sealmail_store::conformance::job(&format!("j{i}"), None)).await.unwrap();
             let Some(Work::Start(job)) = store.claim("w", 2_000, 60_000).await.unwrap() else { panic!("no job") };
-            let failed = StartDecision::Failed("test".into());
-            assert!(store.commit_start(&job.id, 2_000, failed, Effects::default()).await.unwrap());
+            // Dropped at the start: finished at once, at 2 s.
+            let dropped = StartDecision::Dropped(Vec::new());
+            assert!(store.commit_start(&job.id, 2_000, dropped, Effects::default()).await.unwrap());
         }
         let metrics = Arc::new(Metrics::new());
         let config = RetentionConfig { days: 0, secs: Some(10), purge_interval_secs: 1 };

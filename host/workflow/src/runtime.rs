@@ -16,7 +16,8 @@ use sealmail_clamav::Scanners;
 use sealmail_core::bindings::service::{Service, ServicePre};
 use sealmail_core::bindings::validation::Limits;
 use sealmail_core::bindings::workflow::{
-    DeliverOutcome, JobContext, MessageState, Policy, StartOutcome, WorkflowError,
+    BounceReport, CallFailure, DeliverOutcome, JobContext, JobRecipient, LateBounceOutcome, MessageState, Policy,
+    StartOutcome, StartRecovery, WorkflowError,
 };
 use sealmail_sandbox::component_cache::Origin;
 use sealmail_sandbox::runtime::GuestClock;
@@ -49,9 +50,6 @@ pub struct CallHost {
     pub services: Arc<Services>,
     /// What the call asked for, to commit with its result.
     pub effects: Effects,
-    /// A host failure during the call that makes its result unusable (e.g. the store could
-    /// not read a held secret); the caller retries the call later.
-    pub failure: Option<String>,
 }
 
 /// The store data of a workflow call.
@@ -76,12 +74,10 @@ impl HasData for CapabilitiesOf {
 /// A finished workflow call: its result and what it asked the host to do.
 #[derive(Debug)]
 pub struct Called<T> {
-    /// The workflow's result.
-    pub result: Result<T, WorkflowError>,
+    /// The workflow's answer.
+    pub result: T,
     /// Buffered writes.
     pub effects: Effects,
-    /// A host failure during the call (see [`CallHost::failure`]).
-    pub failure: Option<String>,
 }
 
 /// The pre-linked service component in the process's [`Sandbox`]. Cheap to clone.
@@ -125,7 +121,7 @@ impl ServiceRuntime {
         request: Vec<u8>,
         limits: Limits,
         policy: Policy,
-    ) -> Result<Called<StartOutcome>, CallError> {
+    ) -> Result<Called<Result<StartOutcome, WorkflowError>>, CallError> {
         // The decrypted request (attachments) is wiped when the call is done; the copy in the
         // instance's memory goes with the instance, unwiped (docs/service.md).
         let request = zeroize::Zeroizing::new(request);
@@ -141,24 +137,69 @@ impl ServiceRuntime {
         services: Arc<Services>,
         message: MessageState,
         policy: Policy,
-    ) -> Result<Called<DeliverOutcome>, CallError> {
+    ) -> Result<Called<Result<DeliverOutcome, WorkflowError>>, CallError> {
         self.call(services, async move |service, store| {
             service.sealmail_mail_workflow().call_deliver(store, &message, &policy).await
         })
         .await
     }
 
+    /// `workflow.recover-start`: what follows a `start-job` call that failed with
+    /// `failure`, for the job's `recipients`.
+    pub async fn recover_start(
+        &self,
+        services: Arc<Services>,
+        job: JobContext,
+        (recipients, secure): (Vec<JobRecipient>, bool),
+        failure: CallFailure,
+        policy: Policy,
+    ) -> Result<Called<StartRecovery>, CallError> {
+        self.call(services, async move |service, store| {
+            service
+                .sealmail_mail_workflow()
+                .call_recover_start(store, &job, &recipients, secure, &failure, &policy)
+                .await
+        })
+        .await
+    }
+
+    /// `workflow.recover-delivery`: when a message whose `deliver` call failed with
+    /// `failure` is attempted again.
+    pub async fn recover_delivery(
+        &self,
+        services: Arc<Services>,
+        message: MessageState,
+        failure: CallFailure,
+        policy: Policy,
+    ) -> Result<Called<u64>, CallError> {
+        self.call(services, async move |service, store| {
+            service.sealmail_mail_workflow().call_recover_delivery(store, &message, &failure, &policy).await
+        })
+        .await
+    }
+
+    /// `workflow.late-bounce`: what a bounce reported after delivery changes.
+    pub async fn late_bounce(
+        &self,
+        services: Arc<Services>,
+        report: BounceReport,
+    ) -> Result<Called<LateBounceOutcome>, CallError> {
+        self.call(services, async move |service, store| {
+            service.sealmail_mail_workflow().call_late_bounce(store, &report).await
+        })
+        .await
+    }
+
     async fn call<T, F>(&self, services: Arc<Services>, f: F) -> Result<Called<T>, CallError>
     where
-        F: AsyncFnOnce(&Service, &mut wasmtime::Store<CallData>) -> wasmtime::Result<Result<T, WorkflowError>>,
+        F: AsyncFnOnce(&Service, &mut wasmtime::Store<CallData>) -> wasmtime::Result<T>,
     {
-        let host = CallHost { services, effects: Effects::default(), failure: None };
+        let host = CallHost { services, effects: Effects::default() };
         let mut store = self.sandbox.store(host);
         let service =
             self.pre.instantiate_async(&mut store).await.map_err(|e| self.sandbox.classify_instantiation(&store, e))?;
         self.sandbox.reset_budget(&mut store);
         let result = f(&service, &mut store).await.map_err(|e| self.sandbox.classify(&store, e))?;
-        let host = &mut store.data_mut().host;
-        Ok(Called { result, effects: std::mem::take(&mut host.effects), failure: host.failure.take() })
+        Ok(Called { result, effects: std::mem::take(&mut store.data_mut().host.effects) })
     }
 }

@@ -12,6 +12,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use clap::Args;
 use sealmail_bounces::{self as bounces, RecordError, Verp};
+use sealmail_workflow::late_bounce::LateBounces;
 use tokio::io::AsyncReadExt;
 
 use super::serve::ConfigArgs;
@@ -67,12 +68,13 @@ pub async fn run(args: BounceArgs) -> anyhow::Result<ExitCode> {
     let Some(token) = token else {
         return Ok(fail(EX_NOUSER, &format!("not sent to a VERP address bounce+<token>@{}", verp.domain())));
     };
-    let store = match crate::node::open_store(&config).await {
-        Ok(opened) => opened.store,
+    // The workflow decides what the bounce changes, as in the server.
+    let recorder = match recorder(&config).await {
+        Ok(recorder) => recorder,
         Err(e) => return Ok(fail(EX_TEMPFAIL, &format!("{e:#}"))),
     };
     let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
-    match bounces::record_dsn(store.as_ref(), &config.suppression, &token, &message, now_ms).await {
+    match bounces::record_dsn(&recorder, &token, &message, now_ms).await {
         Ok(results) => {
             for r in results {
                 let outcome = r.outcome.map_or_else(|| "logged only".to_owned(), |o| format!("{o:?}"));
@@ -81,8 +83,16 @@ pub async fn run(args: BounceArgs) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Err(e @ RecordError::NotADsn(_)) => Ok(fail(EX_DATAERR, &e.to_string())),
-        Err(e @ RecordError::Store(_)) => Ok(fail(EX_TEMPFAIL, &e.to_string())),
+        Err(e) => Ok(fail(EX_TEMPFAIL, &e.to_string())),
     }
+}
+
+/// The late-bounce recorder of `config`: its store and its workflow component.
+async fn recorder(config: &crate::config::Config) -> anyhow::Result<LateBounces> {
+    let store = crate::node::open_store(config).await?.store;
+    let (sandbox, _, _) = crate::node::sandbox(config).await?;
+    let (service, services) = crate::node::workflow(config, &sandbox, store)?;
+    Ok(LateBounces::new(service, services, config.suppression.clone()))
 }
 
 /// Prints `why` and returns `code`.

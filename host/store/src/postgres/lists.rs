@@ -6,12 +6,32 @@
 //! same account at once could both see room for the last places. A transaction-scoped
 //! advisory lock per account serialises them; it is held only until the submission commits.
 
+use async_trait::async_trait;
 use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
 
-use crate::StoreError;
+use super::PostgresStore;
 use crate::rate::{self, Exceeded};
 use crate::suppression::{Reason, Suppression};
+use crate::{Lists, StoreError};
+
+#[async_trait]
+impl Lists for PostgresStore {
+    async fn job_suppressions(&self, job_id: &str, now_ms: u64) -> Result<Vec<Suppression>, StoreError> {
+        let client = self.pool.get().await?;
+        of_job(&client, job_id, now_ms).await
+    }
+
+    async fn suppressions(&self, account: &str, now_ms: u64) -> Result<Vec<Suppression>, StoreError> {
+        let client = self.pool.get().await?;
+        of_account(&client, account, now_ms).await
+    }
+
+    async fn remove_suppression(&self, account: &str, address: &str) -> Result<bool, StoreError> {
+        let client = self.pool.get().await?;
+        unsuppress(&client, account, address).await
+    }
+}
 
 /// The first key of the accounts' advisory locks (the second is the account's hash); the
 /// two-key form never collides with the schema lock's one-key form.
@@ -41,11 +61,7 @@ pub(super) async fn suppress(tx: &impl GenericClient, job_id: &str, entry: &Supp
 }
 
 /// The entries in force at `now_ms` of the account.
-pub(super) async fn of_account(
-    client: &impl GenericClient,
-    account: &str,
-    now_ms: u64,
-) -> Result<Vec<Suppression>, StoreError> {
+async fn of_account(client: &impl GenericClient, account: &str, now_ms: u64) -> Result<Vec<Suppression>, StoreError> {
     let rows = client
         .query(
             "SELECT address, reason, detail, job_id, created_ms, until_ms FROM suppressions
@@ -57,11 +73,7 @@ pub(super) async fn of_account(
 }
 
 /// The entries in force at `now_ms` for the recipients of a job, in its account.
-pub(super) async fn of_job(
-    client: &impl GenericClient,
-    job_id: &str,
-    now_ms: u64,
-) -> Result<Vec<Suppression>, StoreError> {
+async fn of_job(client: &impl GenericClient, job_id: &str, now_ms: u64) -> Result<Vec<Suppression>, StoreError> {
     let rows = client
         .query(
             "SELECT s.address, s.reason, s.detail, s.job_id, s.created_ms, s.until_ms
@@ -89,7 +101,7 @@ fn entry(row: &Row) -> Result<Suppression, StoreError> {
 }
 
 /// Takes `address` off the account's list.
-pub(super) async fn unsuppress(client: &impl GenericClient, account: &str, address: &str) -> Result<bool, StoreError> {
+async fn unsuppress(client: &impl GenericClient, account: &str, address: &str) -> Result<bool, StoreError> {
     let removed = client
         .execute("DELETE FROM suppressions WHERE account = $1 AND address = $2", &[&account, &address.to_lowercase()])
         .await?;
@@ -123,57 +135,4 @@ pub(super) async fn admit(
     )
     .await?;
     Ok(Ok(()))
-}
-
-/// [`crate::Store::late_bounce`] in a transaction (the same steps as in SQLite,
-/// `sqlite/lists.rs`); the job's row is locked first, as every commit of a job does.
-pub(super) async fn late_bounce(
-    tx: &impl GenericClient,
-    bounce: &crate::LateBounce,
-    per_post: usize,
-) -> Result<crate::LateBounceOutcome, StoreError> {
-    use crate::{Effects, Event, EventKind, LateBounceOutcome};
-    // Message-IDs are `<token>@<message_id_domain>`; the token alone is unique (128 bits).
-    let pattern = format!("{}@%", bounce.message_token.replace(['%', '_', '\\'], ""));
-    let Some(row) = tx.query_opt("SELECT id, job_id, kind, block FROM messages WHERE id LIKE $1", &[&pattern]).await?
-    else {
-        return Ok(LateBounceOutcome::UnknownMessage);
-    };
-    let (message_id, job_id, kind): (String, String, String) = (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
-    let block = row.try_get::<_, i32>(3)? as u32;
-    if kind != "original" {
-        return Ok(LateBounceOutcome::PasswordMail);
-    }
-    super::lock_job(tx, &job_id).await?;
-    let Some(row) = tx
-        .query_opt(
-            "UPDATE deliveries SET status = 'bounced'
-             WHERE message_id = $1 AND lower(address) = lower($2) AND status = 'delivered' RETURNING address",
-            &[&message_id, &bounce.address],
-        )
-        .await?
-    else {
-        return Ok(LateBounceOutcome::NotDelivered);
-    };
-    let address: String = row.try_get(0)?;
-    tx.execute(
-        "UPDATE recipients SET status = 'bounced', reply = $4, detail = $5, updated_ms = $6
-         WHERE job_id = $1 AND block = $2 AND address = $3",
-        &[&job_id, &(block as i32), &address, &bounce.description, &bounce.status, &(bounce.now_ms as i64)],
-    )
-    .await?;
-    let event = Event {
-        block,
-        recipient: address.clone(),
-        kind: EventKind::HardBounce,
-        description: bounce.description.clone(),
-    };
-    let effects = Effects { enqueued: vec![], events: vec![event] };
-    super::outbox::insert_events(tx, &job_id, bounce.now_ms, &effects, per_post).await?;
-    if let Some(period) = bounce.suppress_for_ms {
-        let entry =
-            Suppression::for_period(Reason::HardBounce, &address, &bounce.description, &job_id, bounce.now_ms, period);
-        suppress(tx, &job_id, &entry).await?;
-    }
-    Ok(LateBounceOutcome::Recorded { job_id })
 }

@@ -1,4 +1,4 @@
-//! The callback outbox in PostgreSQL (DESIGN §5), with the SQLite outbox's semantics: posts
+//! [`Outbox`] in PostgreSQL (docs/callbacks.md), with the SQLite outbox's semantics: posts
 //! (batches of one job's events) created in the transaction of their events, claimed with a
 //! lease, one job's posts in order.
 //!
@@ -7,24 +7,50 @@
 //! and a post is never claimed while an earlier post of its job is pending, even one leased
 //! to a dispatcher of another node.
 
+use async_trait::async_trait;
 use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
 
-use super::{event_row, lock_job};
-use crate::codes::DbName;
-use crate::{Effects, NotificationState, PostOutcome, PostState, RawPost, StoreError};
+use super::{PostgresStore, event_row, in_transaction, lock_job};
+use crate::names::{DbName, POST_PENDING, parse};
+use crate::outbox::RawPost;
+use crate::{ClaimedPost, Event, NotificationState, Outbox, PostOutcome, PostState, StoreError};
 
-/// Inserts `effects.events` for `job_id` and, when the job has a callback setup, their
-/// posts: the events in call order, at most `per_post` to a post. The caller holds the
-/// job's row lock.
+#[async_trait]
+impl Outbox for PostgresStore {
+    async fn claim_post(&self, owner: &str, now_ms: u64, lease_ms: u64) -> Result<Option<ClaimedPost>, StoreError> {
+        let client = self.pool.get().await?;
+        let Some(raw) = claim(&client, owner, now_ms, lease_ms).await? else { return Ok(None) };
+        drop(client);
+        raw.open(&self.key).map(Some)
+    }
+
+    async fn commit_post(&self, post_id: i64, now_ms: u64, outcome: PostOutcome) -> Result<(), StoreError> {
+        in_transaction!(self, tx => commit(&tx, post_id, now_ms, &outcome))
+    }
+
+    async fn next_post_due(&self) -> Result<Option<u64>, StoreError> {
+        const SQL: &str =
+            const_format::formatcp!("SELECT min(next_ms) FROM callback_posts WHERE state = {POST_PENDING}");
+        let client = self.pool.get().await?;
+        let due: Option<i64> = client.query_one(SQL, &[]).await?.try_get(0)?;
+        Ok(due.map(|d| d.max(0) as u64))
+    }
+}
+
+/// Inserts `events` for `job_id` and, when the job has a callback setup, their posts: the
+/// events in call order, at most `per_post` to a post. The caller holds the job's row lock.
 pub(super) async fn insert_events(
     tx: &impl GenericClient,
     job_id: &str,
     now_ms: u64,
-    effects: &Effects,
+    events: &[Event],
     per_post: usize,
 ) -> Result<(), StoreError> {
-    if effects.events.is_empty() {
+    const INSERT_POST: &str = const_format::formatcp!(
+        "INSERT INTO callback_posts (job_id, state, next_ms, updated_ms) VALUES ($1, {POST_PENDING}, $2, $2) RETURNING id"
+    );
+    if events.is_empty() {
         return Ok(());
     }
     let now = now_ms as i64;
@@ -34,18 +60,14 @@ pub(super) async fn insert_events(
         .map(|r| r.try_get::<_, bool>(0))
         .transpose()?
         .unwrap_or(false);
-    let insert_post = tx
-        .prepare_cached(
-            "INSERT INTO callback_posts (job_id, state, next_ms, updated_ms) VALUES ($1, 'pending', $2, $2) RETURNING id",
-        )
-        .await?;
+    let insert_post = tx.prepare_cached(INSERT_POST).await?;
     let insert_event = tx
         .prepare_cached(
             "INSERT INTO events (job_id, block, recipient, kind, description, ts_ms, post)
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .await?;
-    for chunk in effects.events.chunks(per_post.max(1)) {
+    for chunk in events.chunks(per_post.max(1)) {
         let post: Option<i64> =
             if pushed { Some(tx.query_one(&insert_post, &[&job_id, &now]).await?.try_get(0)?) } else { None };
         for e in chunk {
@@ -59,28 +81,26 @@ pub(super) async fn insert_events(
 
 /// Claims the most overdue post whose job has no earlier post pending. `SKIP LOCKED`: a
 /// post another dispatcher is claiming right now is passed over, not waited for.
-pub(super) async fn claim(
+async fn claim(
     client: &impl GenericClient,
     owner: &str,
     now_ms: u64,
     lease_ms: u64,
 ) -> Result<Option<RawPost>, StoreError> {
+    const CLAIM: &str = const_format::formatcp!(
+        "WITH next AS (
+             SELECT c.id FROM callback_posts c
+             WHERE c.state = {POST_PENDING} AND c.next_ms <= $3 AND (c.lease_until IS NULL OR c.lease_until < $3)
+               AND NOT EXISTS (SELECT 1 FROM callback_posts p
+                               WHERE p.job_id = c.job_id AND p.state = {POST_PENDING} AND p.id < c.id)
+             ORDER BY c.next_ms, c.id LIMIT 1 FOR UPDATE SKIP LOCKED)
+         UPDATE callback_posts SET lease_owner = $1, lease_until = $2 FROM next WHERE callback_posts.id = next.id
+         RETURNING callback_posts.id, callback_posts.job_id, callback_posts.tries"
+    );
     let (now, until) = (now_ms as i64, now_ms.saturating_add(lease_ms) as i64);
     // An earlier pending post of the same job, even one waiting for its retry or leased to
     // another dispatcher, holds the later ones back: a job's events arrive in order.
-    let claimed = client
-        .query_opt(
-            "WITH next AS (
-                 SELECT c.id FROM callback_posts c
-                 WHERE c.state = 'pending' AND c.next_ms <= $3 AND (c.lease_until IS NULL OR c.lease_until < $3)
-                   AND NOT EXISTS (SELECT 1 FROM callback_posts p
-                                   WHERE p.job_id = c.job_id AND p.state = 'pending' AND p.id < c.id)
-                 ORDER BY c.next_ms, c.id LIMIT 1 FOR UPDATE SKIP LOCKED)
-             UPDATE callback_posts SET lease_owner = $1, lease_until = $2 FROM next WHERE callback_posts.id = next.id
-             RETURNING callback_posts.id, callback_posts.job_id, callback_posts.tries",
-            &[&owner, &until, &now],
-        )
-        .await?;
+    let claimed = client.query_opt(CLAIM, &[&owner, &until, &now]).await?;
     let Some(row) = claimed else { return Ok(None) };
     let (id, job_id, tries): (i64, String, i32) = (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
     let job = client.query_one("SELECT account, received_ms, callbacks FROM jobs WHERE id = $1", &[&job_id]).await?;
@@ -112,19 +132,8 @@ pub(super) async fn claim(
 /// Records a try of post `id` and releases its lease. The job's row is locked first, as
 /// every commit of a job does; a post erased meanwhile with its job (retention or
 /// `DELETE`) is nothing to record.
-pub(super) async fn commit(
-    tx: &impl GenericClient,
-    id: i64,
-    now_ms: u64,
-    outcome: &PostOutcome,
-) -> Result<(), StoreError> {
-    let (state, next_ms, http_status, error) = match outcome {
-        PostOutcome::Delivered { http_status } => (PostState::Delivered, None, Some(*http_status), None),
-        PostOutcome::Failed { http_status, error } => (PostState::Failed, None, *http_status, error.clone()),
-        PostOutcome::Retry { at_ms, http_status, error } => {
-            (PostState::Pending, Some(*at_ms), *http_status, error.clone())
-        }
-    };
+async fn commit(tx: &impl GenericClient, id: i64, now_ms: u64, outcome: &PostOutcome) -> Result<(), StoreError> {
+    let (state, next_ms, http_status, error) = outcome.columns();
     let Some(row) = tx.query_opt("SELECT job_id FROM callback_posts WHERE id = $1", &[&id]).await? else {
         return Ok(());
     };
@@ -142,20 +151,12 @@ pub(super) async fn commit(
     Ok(())
 }
 
-/// The earliest `next_ms` of a pending post.
-pub(super) async fn next_due(client: &impl GenericClient) -> Result<Option<u64>, StoreError> {
-    let due: Option<i64> =
-        client.query_one("SELECT min(next_ms) FROM callback_posts WHERE state = 'pending'", &[]).await?.try_get(0)?;
-    Ok(due.map(|d| d.max(0) as u64))
-}
-
 /// Reads a notification state from the columns `state, tries, last_status, last_error`
 /// starting at `first` (all NULL for an event without a post).
 pub(super) fn notification(row: &Row, first: usize) -> Result<Option<NotificationState>, StoreError> {
     let Some(state) = row.try_get::<_, Option<String>>(first)? else { return Ok(None) };
     Ok(Some(NotificationState {
-        state: PostState::from_db(&state)
-            .ok_or_else(|| StoreError::Database(format!("unknown post state {state:?} in the database")))?,
+        state: parse::<PostState>("post state", &state)?,
         tries: row.try_get::<_, i32>(first + 1)? as u32,
         http_status: row.try_get::<_, Option<i32>>(first + 2)?.and_then(|s| u16::try_from(s).ok()),
         error: row.try_get(first + 3)?,

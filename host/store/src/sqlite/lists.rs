@@ -3,12 +3,35 @@
 //! transaction — a bounce's listing with the delivery that bounced, a submission's count with
 //! the job it admits — so neither can be lost or counted without the other.
 
+use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::execute;
-use crate::StoreError;
+use super::{SqliteStore, execute};
 use crate::rate::{self, Exceeded};
 use crate::suppression::{Reason, Suppression};
+use crate::{Lists, StoreError};
+
+#[async_trait]
+impl Lists for SqliteStore {
+    async fn job_suppressions(&self, job_id: &str, now_ms: u64) -> Result<Vec<Suppression>, StoreError> {
+        let job_id = job_id.to_owned();
+        self.read(move |conn, _| match job_account(conn, &job_id)? {
+            Some(account) => list(conn, &account, Some(&job_id), now_ms),
+            None => Ok(Vec::new()),
+        })
+        .await
+    }
+
+    async fn suppressions(&self, account: &str, now_ms: u64) -> Result<Vec<Suppression>, StoreError> {
+        let account = account.to_owned();
+        self.read(move |conn, _| list(conn, &account, None, now_ms)).await
+    }
+
+    async fn remove_suppression(&self, account: &str, address: &str) -> Result<bool, StoreError> {
+        let (account, address) = (account.to_owned(), address.to_owned());
+        self.write(move |conn| unsuppress(conn, &account, &address)).await
+    }
+}
 
 /// Lists `entry` for the account of `job_id`. An address listed already keeps the later of
 /// the two end times, and the reason and detail of the entry that ends later.
@@ -34,12 +57,7 @@ pub(super) fn suppress(conn: &Connection, job_id: &str, entry: &Suppression) -> 
 }
 
 /// The entries in force at `now_ms`: of the account, or only those of the job's recipients.
-pub(super) fn list(
-    conn: &Connection,
-    account: &str,
-    job_id: Option<&str>,
-    now_ms: u64,
-) -> Result<Vec<Suppression>, StoreError> {
+fn list(conn: &Connection, account: &str, job_id: Option<&str>, now_ms: u64) -> Result<Vec<Suppression>, StoreError> {
     let mut stmt = conn.prepare_cached(
         "SELECT address, reason, detail, job_id, created_ms, until_ms FROM suppressions
          WHERE account = ?1 AND until_ms > ?2
@@ -74,12 +92,12 @@ pub(super) fn list(
 }
 
 /// The account of a job.
-pub(super) fn job_account(conn: &Connection, job_id: &str) -> Result<Option<String>, StoreError> {
+fn job_account(conn: &Connection, job_id: &str) -> Result<Option<String>, StoreError> {
     Ok(conn.query_row("SELECT account FROM jobs WHERE id = ?1", params![job_id], |r| r.get(0)).optional()?)
 }
 
 /// Takes `address` off the account's list.
-pub(super) fn unsuppress(conn: &Connection, account: &str, address: &str) -> Result<bool, StoreError> {
+fn unsuppress(conn: &Connection, account: &str, address: &str) -> Result<bool, StoreError> {
     let removed = execute(
         conn,
         "DELETE FROM suppressions WHERE account = ?1 AND address = ?2",
@@ -113,63 +131,4 @@ pub(super) fn admit(
         params![account, rate::window_of(now_ms) as i64, recipients as i64],
     )?;
     Ok(Ok(()))
-}
-
-/// [`crate::Store::late_bounce`] in the writer's transaction.
-pub(super) fn late_bounce(
-    conn: &Connection,
-    bounce: &crate::LateBounce,
-    per_post: usize,
-) -> Result<crate::LateBounceOutcome, StoreError> {
-    use crate::{Effects, Event, EventKind, LateBounceOutcome};
-    // Message-IDs are `<token>@<message_id_domain>`; the token alone is unique (128 bits).
-    let pattern = format!("{}@%", bounce.message_token.replace(['%', '_'], ""));
-    let found: Option<(String, String, String, u32)> = conn
-        .query_row("SELECT id, job_id, kind, block FROM messages WHERE id LIKE ?1", params![pattern], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-        })
-        .optional()?;
-    let Some((message_id, job_id, kind, block)) = found else { return Ok(LateBounceOutcome::UnknownMessage) };
-    if kind != "original" {
-        return Ok(LateBounceOutcome::PasswordMail);
-    }
-    let changed = execute(
-        conn,
-        "UPDATE deliveries SET status = 'bounced'
-         WHERE message_id = ?1 AND lower(address) = lower(?2) AND status = 'delivered'",
-        params![message_id, bounce.address],
-    )?;
-    if changed == 0 {
-        return Ok(LateBounceOutcome::NotDelivered);
-    }
-    let address: String = conn.query_row(
-        "SELECT address FROM deliveries WHERE message_id = ?1 AND lower(address) = lower(?2)",
-        params![message_id, bounce.address],
-        |r| r.get(0),
-    )?;
-    execute(
-        conn,
-        "UPDATE recipients SET status = 'bounced', reply = ?4, detail = ?5, updated_ms = ?6
-         WHERE job_id = ?1 AND block = ?2 AND address = ?3",
-        params![job_id, block, address, bounce.description, bounce.status, bounce.now_ms as i64],
-    )?;
-    let event = Event {
-        block,
-        recipient: address.clone(),
-        kind: EventKind::HardBounce,
-        description: bounce.description.clone(),
-    };
-    super::outbox::insert_events(
-        conn,
-        &job_id,
-        bounce.now_ms,
-        &Effects { enqueued: vec![], events: vec![event] },
-        per_post,
-    )?;
-    if let Some(period) = bounce.suppress_for_ms {
-        let entry =
-            Suppression::for_period(Reason::HardBounce, &address, &bounce.description, &job_id, bounce.now_ms, period);
-        suppress(conn, &job_id, &entry)?;
-    }
-    Ok(LateBounceOutcome::Recorded { job_id })
 }

@@ -1,4 +1,4 @@
-//! The callback outbox in SQLite (DESIGN §5): posts (batches of one job's events) created in
+//! [`Outbox`] in SQLite (docs/callbacks.md): posts (batches of one job's events) created in
 //! the same transaction as their events, claimed with a lease, one job's posts in order.
 //!
 //! A post's events are fixed when it is created, so every try of it carries the same events,
@@ -6,22 +6,52 @@
 //! in `jobs.callbacks`, encrypted at rest, until the job is erased (retention or `DELETE`,
 //! [`crate::erase`]): a bounce reported days after delivery is pushed too.
 
+use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{event_row, execute, query_row};
-use crate::codes::DbName;
-use crate::{Effects, NotificationState, PostOutcome, PostState, RawPost, StoreError};
+use super::{SqliteStore, event_row, execute, query_row};
+use crate::names::{DbName, POST_PENDING, parse};
+use crate::outbox::RawPost;
+use crate::{ClaimedPost, Event, NotificationState, Outbox, PostOutcome, PostState, StoreError};
 
-/// Inserts `effects.events` for `job_id` and, when the job has a callback setup, their
-/// posts: the events in call order, at most `per_post` to a post.
+#[async_trait]
+impl Outbox for SqliteStore {
+    async fn claim_post(&self, owner: &str, now_ms: u64, lease_ms: u64) -> Result<Option<ClaimedPost>, StoreError> {
+        let owner = owner.to_owned();
+        let Some(raw) = self.write_relaxed(move |conn| claim(conn, &owner, now_ms, lease_ms)).await? else {
+            return Ok(None);
+        };
+        raw.open(&self.inner.key).map(Some)
+    }
+
+    async fn commit_post(&self, post_id: i64, now_ms: u64, outcome: PostOutcome) -> Result<(), StoreError> {
+        self.write(move |conn| commit(conn, post_id, now_ms, &outcome)).await
+    }
+
+    async fn next_post_due(&self) -> Result<Option<u64>, StoreError> {
+        const SQL: &str =
+            const_format::formatcp!("SELECT min(next_ms) FROM callback_posts WHERE state = {POST_PENDING}");
+        self.read(|conn, _| {
+            let due: Option<i64> = query_row(conn, SQL, [], |r| r.get(0))?;
+            Ok(due.map(|d| d.max(0) as u64))
+        })
+        .await
+    }
+}
+
+/// Inserts `events` for `job_id` and, when the job has a callback setup, their posts: the
+/// events in call order, at most `per_post` to a post.
 pub(super) fn insert_events(
     conn: &Connection,
     job_id: &str,
     now_ms: u64,
-    effects: &Effects,
+    events: &[Event],
     per_post: usize,
 ) -> Result<(), StoreError> {
-    if effects.events.is_empty() {
+    const INSERT_POST: &str = const_format::formatcp!(
+        "INSERT INTO callback_posts (job_id, state, next_ms, updated_ms) VALUES (?1, {POST_PENDING}, ?2, ?2)"
+    );
+    if events.is_empty() {
         return Ok(());
     }
     let pushed: bool =
@@ -32,13 +62,9 @@ pub(super) fn insert_events(
         "INSERT INTO events (job_id, block, recipient, kind, description, ts_ms, post)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?;
-    for chunk in effects.events.chunks(per_post.max(1)) {
+    for chunk in events.chunks(per_post.max(1)) {
         let post: Option<i64> = if pushed {
-            execute(
-                conn,
-                "INSERT INTO callback_posts (job_id, state, next_ms, updated_ms) VALUES (?1, 'pending', ?2, ?2)",
-                params![job_id, now_ms as i64],
-            )?;
+            execute(conn, INSERT_POST, params![job_id, now_ms as i64])?;
             Some(conn.last_insert_rowid())
         } else {
             None
@@ -51,23 +77,22 @@ pub(super) fn insert_events(
 }
 
 /// Claims the most overdue post whose job has no earlier post pending.
-pub(super) fn claim(conn: &Connection, owner: &str, now_ms: u64, lease_ms: u64) -> Result<Option<RawPost>, StoreError> {
+fn claim(conn: &Connection, owner: &str, now_ms: u64, lease_ms: u64) -> Result<Option<RawPost>, StoreError> {
+    const CLAIM: &str = const_format::formatcp!(
+        "UPDATE callback_posts SET lease_owner = ?1, lease_until = ?2
+         WHERE id = (SELECT c.id FROM callback_posts c
+                     WHERE c.state = {POST_PENDING} AND c.next_ms <= ?3
+                       AND (c.lease_until IS NULL OR c.lease_until < ?3)
+                       AND NOT EXISTS (SELECT 1 FROM callback_posts p
+                                       WHERE p.job_id = c.job_id AND p.state = {POST_PENDING} AND p.id < c.id)
+                     ORDER BY c.next_ms, c.id LIMIT 1)
+         RETURNING id, job_id, tries"
+    );
     let (now, until) = (now_ms as i64, now_ms.saturating_add(lease_ms) as i64);
     // An earlier pending post of the same job, even one waiting for its retry or leased to
     // another dispatcher, holds the later ones back: a job's events arrive in order.
-    let claimed: Option<(i64, String, u32)> = query_row(
-        conn,
-        "UPDATE callback_posts SET lease_owner = ?1, lease_until = ?2
-         WHERE id = (SELECT c.id FROM callback_posts c
-                     WHERE c.state = 'pending' AND c.next_ms <= ?3 AND (c.lease_until IS NULL OR c.lease_until < ?3)
-                       AND NOT EXISTS (SELECT 1 FROM callback_posts p
-                                       WHERE p.job_id = c.job_id AND p.state = 'pending' AND p.id < c.id)
-                     ORDER BY c.next_ms, c.id LIMIT 1)
-         RETURNING id, job_id, tries",
-        params![owner, until, now],
-        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-    )
-    .optional()?;
+    let claimed: Option<(i64, String, u32)> =
+        query_row(conn, CLAIM, params![owner, until, now], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).optional()?;
     let Some((id, job_id, tries)) = claimed else { return Ok(None) };
     let (account, received_ms, sealed): (String, i64, Option<Vec<u8>>) =
         query_row(conn, "SELECT account, received_ms, callbacks FROM jobs WHERE id = ?1", params![job_id], |r| {
@@ -90,14 +115,8 @@ pub(super) fn claim(conn: &Connection, owner: &str, now_ms: u64, lease_ms: u64) 
 
 /// Records a try of post `id` and releases its lease. (A post erased meanwhile with its
 /// job, by retention or `DELETE`, is nothing to record.)
-pub(super) fn commit(conn: &Connection, id: i64, now_ms: u64, outcome: &PostOutcome) -> Result<(), StoreError> {
-    let (state, next_ms, http_status, error) = match outcome {
-        PostOutcome::Delivered { http_status } => (PostState::Delivered, None, Some(*http_status), None),
-        PostOutcome::Failed { http_status, error } => (PostState::Failed, None, *http_status, error.clone()),
-        PostOutcome::Retry { at_ms, http_status, error } => {
-            (PostState::Pending, Some(*at_ms), *http_status, error.clone())
-        }
-    };
+fn commit(conn: &Connection, id: i64, now_ms: u64, outcome: &PostOutcome) -> Result<(), StoreError> {
+    let (state, next_ms, http_status, error) = outcome.columns();
     execute(
         conn,
         "UPDATE callback_posts SET state = ?2, tries = tries + 1, next_ms = COALESCE(?3, next_ms), last_status = ?4,
@@ -108,20 +127,12 @@ pub(super) fn commit(conn: &Connection, id: i64, now_ms: u64, outcome: &PostOutc
     Ok(())
 }
 
-/// The earliest `next_ms` of a pending post.
-pub(super) fn next_due(conn: &Connection) -> Result<Option<u64>, StoreError> {
-    let due: Option<i64> =
-        query_row(conn, "SELECT min(next_ms) FROM callback_posts WHERE state = 'pending'", [], |r| r.get(0))?;
-    Ok(due.map(|d| d.max(0) as u64))
-}
-
 /// Reads a notification state from the columns `state, tries, last_status, last_error`
 /// starting at `first` (all NULL for an event without a post).
 pub(super) fn notification(row: &rusqlite::Row<'_>, first: usize) -> Result<Option<NotificationState>, StoreError> {
     let Some(state) = row.get::<_, Option<String>>(first)? else { return Ok(None) };
     Ok(Some(NotificationState {
-        state: PostState::from_db(&state)
-            .ok_or_else(|| StoreError::Database(format!("unknown post state {state:?} in the database")))?,
+        state: parse::<PostState>("post state", &state)?,
         tries: row.get(first + 1)?,
         http_status: row.get(first + 2)?,
         error: row.get(first + 3)?,

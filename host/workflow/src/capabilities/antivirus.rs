@@ -1,5 +1,5 @@
 //! `antivirus` import: the configured clamd scanners (`sealmail_clamav`), all of which must
-//! pass (DESIGN §6). The time spent scanning is host time, not guest time.
+//! pass (docs/service.md#virus-scanning). The time spent scanning is host time, not guest time.
 
 use std::time::Instant;
 
@@ -8,7 +8,7 @@ use sealmail_clamav::Verdict as ScanVerdict;
 use sealmail_core::bindings::antivirus::{self, Verdict};
 
 impl antivirus::Host for Capabilities<'_> {
-    async fn scan(&mut self, name: String, content: Vec<u8>) -> Verdict {
+    async fn scan(&mut self, name: String, content: Vec<u8>) -> wasmtime::Result<Verdict> {
         let started = Instant::now();
         let verdict = match &self.host.services.scanners {
             None if self.host.services.allow_insecure_no_antivirus => Verdict::Skipped,
@@ -23,6 +23,6 @@ impl antivirus::Host for Capabilities<'_> {
         };
         tracing::debug!(attachment = %name, verdict = ?verdict, "scanned");
         self.clock.add_host_wait(started.elapsed());
-        verdict
+        Ok(verdict)
     }
 }

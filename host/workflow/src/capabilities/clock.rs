@@ -6,7 +6,7 @@ use sealmail_core::clock::now_ms;
 use crate::runtime::Capabilities;
 
 impl clock::Host for Capabilities<'_> {
-    async fn now(&mut self) -> u64 {
-        now_ms()
+    async fn now(&mut self) -> wasmtime::Result<u64> {
+        Ok(now_ms())
     }
 }

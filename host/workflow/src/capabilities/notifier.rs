@@ -6,7 +6,8 @@ use crate::runtime::Capabilities;
 use sealmail_core::bindings::notifier::{self, Event};
 
 impl notifier::Host for Capabilities<'_> {
-    async fn emit(&mut self, event: Event) {
+    async fn emit(&mut self, event: Event) -> wasmtime::Result<()> {
         self.host.effects.events.push(event);
+        Ok(())
     }
 }

@@ -9,7 +9,7 @@ use sealmail_core::bindings::transport::{self, Outcome, RecipientResult, Reply};
 use sealmail_smtp::{Envelope, RecipientOutcome};
 
 impl transport::Host for Capabilities<'_> {
-    async fn send(&mut self, message_id: String, recipients: Vec<String>) -> Vec<RecipientResult> {
+    async fn send(&mut self, message_id: String, recipients: Vec<String>) -> wasmtime::Result<Vec<RecipientResult>> {
         let started = Instant::now();
         let results = match self.host.services.store.message_content(&message_id).await {
             Ok(Some((reverse_path, content))) => {
@@ -39,7 +39,7 @@ impl transport::Host for Capabilities<'_> {
             Err(e) => temporary_for_all(&recipients, format!("store: {e}")),
         };
         self.clock.add_host_wait(started.elapsed());
-        results
+        Ok(results)
     }
 }
 

@@ -1,11 +1,13 @@
-//! Backend-generic tests of the suppression list and the rate limit ([`super::suppression`],
-//! [`super::rate`]), run by [`super::conformance::run_all`] on every store.
+//! Backend-generic tests of the suppression list, the rate limit ([`crate::suppression`],
+//! [`crate::rate`]) and bounces reported after delivery, run by [`super::run_all`] on every
+//! store.
 //!
 //! Test code: it panics on the first broken expectation, and is never part of a server.
 
-use super::rate::{WINDOW_MS, WINDOWS};
-use super::suppression::{Reason, Suppression, SuppressionPolicy};
-use super::{
+use super::{LateBounced, late_bounce};
+use crate::rate::{WINDOW_MS, WINDOWS};
+use crate::suppression::{Reason, Suppression, SuppressionPolicy};
+use crate::{
     DeliveryDecision, DeliveryStatus, Effects, MessageKind, NewJob, NewRecipient, OutgoingMessage, RecipientUpdate,
     Role, StartDecision, Store, Submitted, Work,
 };
@@ -38,7 +40,7 @@ async fn bounce_a(store: &dyn Store, id: &str, until_ms: u64) {
         block: 0,
         parent: None,
         reverse_path: "s@x.example".into(),
-        recipients: ["a@x.example", "b@x.example"].iter().map(|a| super::delivery_recipient(a)).collect(),
+        recipients: ["a@x.example", "b@x.example"].iter().map(|a| crate::delivery_recipient(a)).collect(),
         content: b"Subject: hi\r\n\r\nbody\r\n".to_vec(),
         held_secret: None,
     };
@@ -126,10 +128,10 @@ pub async fn submissions_beyond_the_hourly_limit_are_refused_and_not_stored(stor
 }
 
 /// A DSN after delivery turns the recipient's delivery into a hard bounce with an event
-/// after its DELIVERED and lists the address; a second DSN, an unknown token and a password
-/// mail's token change nothing.
+/// after its DELIVERED and lists the address; a second DSN (also one decided at the same
+/// time), an unknown token and a password mail's token change nothing.
 pub async fn a_late_bounce_turns_a_delivery_into_a_hard_bounce_once(store: &dyn Store) {
-    use super::{EventKind, LateBounce, LateBounceOutcome};
+    use crate::EventKind;
     assert_eq!(
         store.submit(job("j1", "acme", &["a@x.example", "b@x.example"], None)).await.unwrap(),
         Submitted::Created
@@ -141,7 +143,7 @@ pub async fn a_late_bounce_turns_a_delivery_into_a_hard_bounce_once(store: &dyn 
         block: 0,
         parent: None,
         reverse_path: "s@x.example".into(),
-        recipients: ["a@x.example", "b@x.example"].iter().map(|a| super::delivery_recipient(a)).collect(),
+        recipients: ["a@x.example", "b@x.example"].iter().map(|a| crate::delivery_recipient(a)).collect(),
         content: b"Subject: hi\r\n\r\nbody\r\n".to_vec(),
         held_secret: None,
     };
@@ -162,7 +164,7 @@ pub async fn a_late_bounce_turns_a_delivery_into_a_hard_bounce_once(store: &dyn 
         erase_held_secret: true,
         suppress: vec![],
     };
-    let delivered_event = super::Event {
+    let delivered_event = crate::Event {
         block: 0,
         recipient: "a@x.example".into(),
         kind: EventKind::Delivered,
@@ -174,21 +176,25 @@ pub async fn a_late_bounce_turns_a_delivery_into_a_hard_bounce_once(store: &dyn 
     };
     store.commit_delivery(&m.id, 3_000, decision, effects).await.unwrap();
 
-    let bounce = |token: &str, address: &str| LateBounce {
-        message_token: token.into(),
-        address: address.into(),
-        description: "bounced after delivery: 5.1.1 (smtp; 550 5.1.1 mailbox gone)".into(),
-        status: "5.1.1".into(),
-        now_ms: 10_000,
-        suppress_for_ms: Some(1_000_000),
+    let bounce =
+        |token: &'static str, address: &'static str| late_bounce(store, token, address, 10_000, Some(1_000_000));
+    assert_eq!(bounce("0a1b", "A@X.example").await, LateBounced::Recorded("j1".into()));
+    assert_eq!(bounce("0a1b", "a@x.example").await, LateBounced::NotDelivered);
+    assert_eq!(bounce("ffff", "a@x.example").await, LateBounced::UnknownMessage);
+    assert_eq!(bounce("9f8e", "b@x.example").await, LateBounced::PasswordMail);
+    // Two reports decided on the same state: the second commit finds the delivery bounced
+    // already and records nothing.
+    let message = store.find_message("0a1b").await.unwrap().expect("the original");
+    let again = RecipientUpdate {
+        block: 0,
+        address: "a@x.example".into(),
+        status: DeliveryStatus::Bounced,
+        password: None,
+        reply: Some("again".into()),
+        detail: Some("5.1.1".into()),
     };
-    assert_eq!(
-        store.late_bounce(bounce("0a1b", "A@X.example")).await.unwrap(),
-        LateBounceOutcome::Recorded { job_id: "j1".into() }
-    );
-    assert_eq!(store.late_bounce(bounce("0a1b", "a@x.example")).await.unwrap(), LateBounceOutcome::NotDelivered);
-    assert_eq!(store.late_bounce(bounce("ffff", "a@x.example")).await.unwrap(), LateBounceOutcome::UnknownMessage);
-    assert_eq!(store.late_bounce(bounce("9f8e", "b@x.example")).await.unwrap(), LateBounceOutcome::PasswordMail);
+    assert!(!store.commit_late_bounce(&message.id, 10_500, again, Effects::default(), vec![]).await.unwrap());
+    assert_eq!(message.recipients.len(), 2);
 
     let status = store.job_status("acme", "j1").await.unwrap().expect("the job");
     let a = status.recipients.iter().find(|r| r.address == "a@x.example").unwrap();

@@ -1,12 +1,12 @@
-//! Backend-generic tests of erasing jobs ([`super::retention`]): `delete_job` and
-//! `purge_finished`, run by [`super::conformance::run_all`] on SQLite and PostgreSQL.
+//! Backend-generic tests of erasing jobs ([`crate::erase`]): `delete_job` and
+//! `purge_finished`, run by [`super::run_all`] on SQLite and PostgreSQL.
 //!
 //! Test code: it panics on the first broken expectation.
 
-use super::conformance::job;
-use super::{
-    DeleteOutcome, DeliveryDecision, DeliveryStatus, Effects, Event, EventKind, LateBounce, LateBounceOutcome,
-    MessageKind, OutgoingMessage, PasswordState, PostOutcome, RecipientUpdate, StartDecision, Store, Submitted, Work,
+use super::{LateBounced, job, late_bounce};
+use crate::{
+    DeleteOutcome, DeliveryDecision, DeliveryStatus, Effects, Event, EventKind, JobState, MessageKind, OutgoingMessage,
+    PasswordState, PostOutcome, RecipientUpdate, StartDecision, Store, Submitted, Work,
 };
 
 /// A message of block 0 to `a@` and `b@` with a held secret.
@@ -17,7 +17,7 @@ fn message(id: &str) -> OutgoingMessage {
         block: 0,
         parent: None,
         reverse_path: "s@x.example".into(),
-        recipients: ["a@x.example", "b@x.example"].iter().map(|a| super::delivery_recipient(a)).collect(),
+        recipients: ["a@x.example", "b@x.example"].iter().map(|a| crate::delivery_recipient(a)).collect(),
         content: b"Subject: hi\r\n\r\nbody\r\n".to_vec(),
         held_secret: Some(b"held password".to_vec()),
     }
@@ -34,21 +34,15 @@ fn delivered(address: &str) -> RecipientUpdate {
     }
 }
 
-fn bounce(token: &str, now_ms: u64) -> LateBounce {
-    LateBounce {
-        message_token: token.into(),
-        address: "a@x.example".into(),
-        description: "bounced after delivery: 5.1.1".into(),
-        status: "5.1.1".into(),
-        now_ms,
-        suppress_for_ms: Some(1_000_000),
-    }
+/// A bounce of `a@` reported after delivery of `token`'s message, listing it for 1,000 s.
+async fn bounce(s: &dyn Store, token: &str, now_ms: u64) -> LateBounced {
+    late_bounce(s, token, "a@x.example", now_ms, Some(1_000_000)).await
 }
 
 /// Submits `id` (with `setup`'s callbacks), starts it with one message `<id>m@x` and
 /// delivers that to both recipients at `finish_ms`: a finished job with events, posts (when
 /// it has callbacks), a message and its deliveries.
-async fn finished_job(s: &dyn Store, mut new: super::NewJob, finish_ms: u64) -> String {
+async fn finished_job(s: &dyn Store, mut new: crate::NewJob, finish_ms: u64) -> String {
     let id = new.id.clone();
     new.received_ms = finish_ms.saturating_sub(500);
     assert_eq!(s.submit(new).await.unwrap(), Submitted::Created);
@@ -77,7 +71,7 @@ async fn finished_job(s: &dyn Store, mut new: super::NewJob, finish_ms: u64) -> 
 /// bounce. Before that, a bounce reported after the job finished is still pushed to its
 /// callback endpoint (its setup is kept until the job is erased).
 pub async fn a_finished_job_is_deleted_whole_and_only_by_its_account(s: &dyn Store) {
-    let mut new = super::conformance::with_callbacks(job("j1", Some(("key", 1))));
+    let mut new = super::with_callbacks(job("j1", Some(("key", 1))));
     new.received_ms = 1_000;
     s.submit(new).await.unwrap();
     assert_eq!(s.delete_job("acme", "j1").await.unwrap(), DeleteOutcome::NotFinished, "queued");
@@ -101,11 +95,10 @@ pub async fn a_finished_job_is_deleted_whole_and_only_by_its_account(s: &dyn Sto
     s.commit_post(post.id, 3_100, PostOutcome::Delivered { http_status: 200 }).await.unwrap();
 
     // A bounce after the job finished and its last post was delivered: pushed all the same.
-    let recorded = s.late_bounce(bounce("j1m", 50_000)).await.unwrap();
-    assert_eq!(recorded, LateBounceOutcome::Recorded { job_id: "j1".into() });
+    assert_eq!(bounce(s, "j1m", 50_000).await, LateBounced::Recorded("j1".into()));
     let late = s.claim_post("d", 50_000, 60_000).await.unwrap().expect("the late bounce is pushed");
     assert_eq!(late.events.iter().map(|e| e.event.kind).collect::<Vec<_>>(), [EventKind::HardBounce]);
-    assert_eq!(late.setup.as_slice(), super::conformance::CALLBACK_SETUP);
+    assert_eq!(late.setup.as_slice(), super::CALLBACK_SETUP);
 
     // Another account: the same answer as for no job, and nothing happens.
     assert_eq!(s.delete_job("other", "j1").await.unwrap(), DeleteOutcome::NotFound);
@@ -121,7 +114,7 @@ pub async fn a_finished_job_is_deleted_whole_and_only_by_its_account(s: &dyn Sto
     assert!(s.held_secret("j1m@x").await.unwrap().is_none());
     assert!(s.claim_post("d", 200_000, 60_000).await.unwrap().is_none());
     assert_eq!(s.next_post_due().await.unwrap(), None);
-    assert_eq!(s.late_bounce(bounce("j1m", 60_000)).await.unwrap(), LateBounceOutcome::UnknownMessage);
+    assert_eq!(bounce(s, "j1m", 60_000).await, LateBounced::UnknownMessage);
     // The key is forgotten with the job: the same key and body make a new job.
     assert_eq!(s.submit(job("j2", Some(("key", 1)))).await.unwrap(), Submitted::Created);
     // The account's suppression list is the account's, not the job's: it stays.
@@ -149,15 +142,12 @@ pub async fn the_purge_erases_finished_jobs_before_the_cutoff_only(s: &dyn Store
     assert_eq!(s.purge_finished(5_000, 2).await.unwrap(), 1);
     assert_eq!(s.purge_finished(5_000, 2).await.unwrap(), 0, "idempotent");
     assert!(s.job_status("acme", "recent").await.unwrap().is_some());
-    assert_eq!(s.late_bounce(bounce("old1m", 6_000)).await.unwrap(), LateBounceOutcome::UnknownMessage);
-    assert_eq!(
-        s.late_bounce(bounce("recentm", 10_000)).await.unwrap(),
-        LateBounceOutcome::Recorded { job_id: "recent".into() }
-    );
+    assert_eq!(bounce(s, "old1m", 6_000).await, LateBounced::UnknownMessage);
+    assert_eq!(bounce(s, "recentm", 10_000).await, LateBounced::Recorded("recent".into()));
 
     assert_eq!(s.purge_finished(u64::MAX, 100).await.unwrap(), 1, "only the finished one");
     let report = s.job_status("acme", "flying").await.unwrap().expect("a job in flight is never purged");
-    assert_eq!(report.state, "delivering");
+    assert_eq!(report.state, JobState::Delivering);
     assert_eq!(s.held_secret("flyingm@x").await.unwrap().as_deref(), Some(&b"held password"[..]));
     assert_eq!(s.unfinished_jobs().await.unwrap(), 1);
 }

@@ -1,17 +1,21 @@
 //! Backend-generic tests of the [`Store`] contract: every case runs against any
 //! implementation, so SQLite and PostgreSQL are held to the same semantics. The SQLite unit
-//! tests run them in-process; `tests/tests/store_postgres.rs` runs them against a private
+//! tests run them in-process; the `store_postgres` system test runs them against a private
 //! PostgreSQL cluster (built with the `conformance` feature).
 //!
 //! Test code: it panics on the first broken expectation, and is never part of a server.
 
+mod erase;
+mod lists;
+
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use super::{
-    ClaimedPost, DeliveryDecision, DeliveryStatus, Effects, Event, EventKind, MessageKind, NewJob, NewRecipient,
-    OutgoingMessage, PasswordState, PostOutcome, PostState, RecipientUpdate, Role, StartDecision, Store, Submitted,
-    Work,
+use crate::suppression::{Reason, Suppression};
+use crate::{
+    ClaimedPost, DeliveryDecision, DeliveryStatus, Effects, Event, EventKind, JobState, MessageKind, NewJob,
+    NewRecipient, OutgoingMessage, PasswordState, PostOutcome, PostState, RecipientUpdate, Role, StartDecision, Store,
+    Submitted, Work,
 };
 
 /// Runs every case, each on a fresh store from `open(max_events_per_post)`.
@@ -22,8 +26,8 @@ pub async fn run_all(open: impl AsyncFn(usize) -> Arc<dyn Store>) {
     a_job_runs_through_claims_and_commits_and_its_secrets_are_purged(&*open(100).await).await;
     eprintln!("store conformance: callback posts");
     events_go_out_in_bounded_posts_one_job_in_order(&*open(2).await).await;
-    eprintln!("store conformance: failed job");
-    a_failed_job_drops_every_recipient_with_one_password_event_each(&*open(100).await).await;
+    eprintln!("store conformance: dropped start");
+    a_dropped_start_records_every_recipients_final_state_and_events(&*open(100).await).await;
     eprintln!("store conformance: lease expiry");
     leases_of_a_dead_worker_expire(&*open(100).await).await;
     eprintln!("store conformance: concurrent claims");
@@ -33,19 +37,16 @@ pub async fn run_all(open: impl AsyncFn(usize) -> Arc<dyn Store>) {
     eprintln!("store conformance: concurrent idempotent submissions");
     concurrent_submissions_with_one_key_store_one_job(open(100).await).await;
     eprintln!("store conformance: suppression list");
-    super::lists_conformance::a_bounce_suppresses_its_address_for_the_account_until_it_ends_or_is_removed(
-        &*open(100).await,
-    )
-    .await;
-    super::lists_conformance::a_listed_address_keeps_the_entry_that_ends_later(&*open(100).await).await;
+    lists::a_bounce_suppresses_its_address_for_the_account_until_it_ends_or_is_removed(&*open(100).await).await;
+    lists::a_listed_address_keeps_the_entry_that_ends_later(&*open(100).await).await;
     eprintln!("store conformance: rate limit");
-    super::lists_conformance::submissions_beyond_the_hourly_limit_are_refused_and_not_stored(&*open(100).await).await;
+    lists::submissions_beyond_the_hourly_limit_are_refused_and_not_stored(&*open(100).await).await;
     eprintln!("store conformance: late bounce");
-    super::lists_conformance::a_late_bounce_turns_a_delivery_into_a_hard_bounce_once(&*open(100).await).await;
+    lists::a_late_bounce_turns_a_delivery_into_a_hard_bounce_once(&*open(100).await).await;
     eprintln!("store conformance: delete a job");
-    super::erase_conformance::a_finished_job_is_deleted_whole_and_only_by_its_account(&*open(100).await).await;
+    erase::a_finished_job_is_deleted_whole_and_only_by_its_account(&*open(100).await).await;
     eprintln!("store conformance: retention purge");
-    super::erase_conformance::the_purge_erases_finished_jobs_before_the_cutoff_only(&*open(100).await).await;
+    erase::the_purge_erases_finished_jobs_before_the_cutoff_only(&*open(100).await).await;
 }
 
 /// A secure job of account `acme` to a@ (To) and b@ (Bcc), accepted at 1,000 ms.
@@ -145,7 +146,7 @@ pub async fn a_job_runs_through_claims_and_commits_and_its_secrets_are_purged(s:
 
     let Some(Work::Deliver(m)) = s.claim("w1", 3_000, 60_000).await.unwrap() else { panic!("no message") };
     assert_eq!((m.first_attempt_ms, m.recipients.len()), (3_000, 2));
-    assert_eq!(m.recipients[0].0, "a@x.example", "recipients in order");
+    assert_eq!(m.recipients[0].address, "a@x.example", "recipients in order");
     let first = decision(
         vec![
             update("a@x.example", DeliveryStatus::Delivered, PasswordState::Queued),
@@ -164,7 +165,7 @@ pub async fn a_job_runs_through_claims_and_commits_and_its_secrets_are_purged(s:
     assert!(s.held_secret("m1@x").await.unwrap().is_none());
     assert!(s.message_content("m1@x").await.unwrap().is_none());
     let report = s.job_status("acme", "j1").await.unwrap().unwrap();
-    assert_eq!((report.state.as_str(), report.finished_ms), ("finished", Some(10_000)));
+    assert_eq!((report.state, report.finished_ms), (JobState::Finished, Some(10_000)));
     assert_eq!(report.events.len(), 1);
     assert_eq!(report.recipients[0].status, DeliveryStatus::Delivered);
     assert_eq!(report.recipients[1].password, PasswordState::NotTriggered);
@@ -214,14 +215,41 @@ pub async fn events_go_out_in_bounded_posts_one_job_in_order(s: &dyn Store) {
     assert_eq!(report.events[2].notification.as_ref().unwrap().error.as_deref(), Some("gone"));
 }
 
-/// A job the workflow could not process: every recipient dropped, one password event each.
-pub async fn a_failed_job_drops_every_recipient_with_one_password_event_each(s: &dyn Store) {
+/// A start that drops every recipient (as the workflow's recovery decides for a job it could
+/// not process): the recipients come back as submitted, in block order; the decision's final
+/// states and events are recorded, and the job is finished.
+pub async fn a_dropped_start_records_every_recipients_final_state_and_events(s: &dyn Store) {
     s.submit(job("j1", None)).await.unwrap();
     s.claim("w1", 2_000, 60_000).await.unwrap();
-    let finished = s.commit_start("j1", 2_000, StartDecision::Failed("boom".into()), Effects::default()).await.unwrap();
+    let recipients = s.job_recipients("j1").await.unwrap();
+    let addresses: Vec<_> = recipients.iter().map(|r| (r.block, r.address.as_str())).collect();
+    assert_eq!(addresses, [(0, "a@x.example"), (0, "b@x.example")]);
+    let mut effects = Effects::default();
+    let mut updates = Vec::new();
+    for r in &recipients {
+        for kind in [EventKind::ProcessingFailed, EventKind::PasswordMailNotTriggered] {
+            effects.events.push(Event {
+                block: r.block,
+                recipient: r.address.clone(),
+                kind,
+                description: "boom".into(),
+            });
+        }
+        updates.push(RecipientUpdate {
+            block: r.block,
+            address: r.address.clone(),
+            status: DeliveryStatus::Dropped,
+            password: Some(PasswordState::NotTriggered),
+            reply: None,
+            detail: None,
+        });
+    }
+    let finished = s.commit_start("j1", 2_000, StartDecision::Dropped(updates), effects).await.unwrap();
     assert!(finished);
     let report = s.job_status("acme", "j1").await.unwrap().unwrap();
+    assert_eq!(report.state, JobState::Finished);
     assert!(report.recipients.iter().all(|r| r.status == DeliveryStatus::Dropped));
+    assert!(report.recipients.iter().all(|r| r.password == PasswordState::NotTriggered));
     let kinds: Vec<_> = report.events.iter().map(|e| (e.recipient.as_str(), e.kind)).collect();
     assert_eq!(
         kinds,
@@ -232,6 +260,61 @@ pub async fn a_failed_job_drops_every_recipient_with_one_password_event_each(s: 
             ("b@x.example", EventKind::PasswordMailNotTriggered)
         ]
     );
+}
+
+/// What [`late_bounce`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum LateBounced {
+    /// The recipient of the job is a hard bounce now.
+    Recorded(String),
+    /// No delivered recipient of that address (or recorded already).
+    NotDelivered,
+    /// No message has the token.
+    UnknownMessage,
+    /// The token is a password mail's.
+    PasswordMail,
+}
+
+/// A bounce of `address` reported after delivery of the message `token` at `now_ms`,
+/// decided as the workflow decides it (a delivered recipient of an original becomes a hard
+/// bounce with its event, listed for `suppress_for_ms`) and committed through the store's
+/// primitives.
+pub(crate) async fn late_bounce(
+    s: &dyn Store,
+    token: &str,
+    address: &str,
+    now_ms: u64,
+    suppress_for_ms: Option<u64>,
+) -> LateBounced {
+    let Some(m) = s.find_message(token).await.unwrap() else { return LateBounced::UnknownMessage };
+    if m.kind == MessageKind::PasswordMail {
+        return LateBounced::PasswordMail;
+    }
+    let delivered =
+        m.recipients.iter().find(|r| r.status == DeliveryStatus::Delivered && r.address.eq_ignore_ascii_case(address));
+    let Some(stored) = delivered.map(|r| &r.address) else { return LateBounced::NotDelivered };
+    let description = "bounced after delivery: 5.1.1 (smtp; 550 5.1.1 mailbox gone)";
+    let update = RecipientUpdate {
+        block: m.block,
+        address: stored.clone(),
+        status: DeliveryStatus::Bounced,
+        password: None,
+        reply: Some(description.into()),
+        detail: Some("5.1.1".into()),
+    };
+    let event = Event {
+        block: m.block,
+        recipient: stored.clone(),
+        kind: EventKind::HardBounce,
+        description: description.into(),
+    };
+    let suppress = suppress_for_ms
+        .map(|period| Suppression::for_period(Reason::HardBounce, stored, description, &m.job_id, now_ms, period));
+    let effects = Effects { enqueued: vec![], events: vec![event] };
+    match s.commit_late_bounce(&m.id, now_ms, update, effects, suppress.into_iter().collect()).await.unwrap() {
+        true => LateBounced::Recorded(m.job_id),
+        false => LateBounced::NotDelivered,
+    }
 }
 
 /// A lease outlives its holder only until `lease_until`.
@@ -295,7 +378,7 @@ pub async fn concurrent_completions_finish_a_job_exactly_once(s: Arc<dyn Store>)
         let (a, b) = (commit(m1, "a@x.example"), commit(m2, "b@x.example"));
         let finished = [a.await.unwrap(), b.await.unwrap()];
         assert_eq!(finished.iter().filter(|f| **f).count(), 1, "round {round}: {finished:?}");
-        assert_eq!(s.job_status("acme", &id).await.unwrap().unwrap().state, "finished");
+        assert_eq!(s.job_status("acme", &id).await.unwrap().unwrap().state, JobState::Finished);
     }
 }
 
