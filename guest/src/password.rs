@@ -1,4 +1,4 @@
-//! Password generation for Secure Document Handling (DESIGN §3.6).
+//! Password generation for Secure Document Handling (docs/secure-documents.md#passwords).
 //!
 //! Passwords are read aloud and typed by people, so the alphabet is ASCII letters and digits
 //! without look-alikes; they protect an archive against offline guessing, so every character

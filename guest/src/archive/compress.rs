@@ -2,7 +2,7 @@
 //!
 //! Deflating data that is already compressed (PDF streams, JPEG, ZIP-based Office files)
 //! costs time and gains nothing, so the choice looks at the name, the first bytes and a fast
-//! trial compression of a sample (DESIGN §3.7). Storing is always correct; deflating is an
+//! trial compression of a sample (docs/secure-documents.md#the-archive). Storing is always correct; deflating is an
 //! optimisation, so every uncertain case (including a failing trial) stores. This module
 //! must never emit a zlib or gzip wrapper: ZIP method 8 is raw DEFLATE (APPNOTE.TXT 4.4.5,
 //! RFC 1951).

@@ -4,7 +4,7 @@
 //!
 //! This module only lays out values the sealer has already checked. It must never write a
 //! data descriptor, a ZIP64 record, a CRC for an AE-2 entry or any method but 99: every entry
-//! is WinZip AES-256, AE-2 (DESIGN §3.7).
+//! is WinZip AES-256, AE-2 (docs/secure-documents.md#the-archive).
 
 use super::Compression;
 use super::timestamp::DosDateTime;

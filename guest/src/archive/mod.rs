@@ -1,4 +1,4 @@
-//! Sealing files into one WinZip AES-256 (AE-2) encrypted ZIP archive (DESIGN §3.7; the WIT
+//! Sealing files into one WinZip AES-256 (AE-2) encrypted ZIP archive (docs/secure-documents.md#the-archive; the WIT
 //! contract is `wit/archive.wit`).
 //!
 //! Pure Rust, no I/O, no clock, no wasm knowledge: randomness (the per-entry salts) comes from

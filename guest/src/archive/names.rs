@@ -2,7 +2,7 @@
 //!
 //! An entry name ends up as a file on the recipient's disk, written by an extraction tool we
 //! do not control, so the name must be a single harmless file name on every common platform
-//! (DESIGN §3.7): no directories (APPNOTE.TXT 4.4.17 allows paths; we never write one), no
+//! (docs/secure-documents.md#the-archive): no directories (APPNOTE.TXT 4.4.17 allows paths; we never write one), no
 //! `..`, no control characters, nothing Windows refuses. This module must never return a name
 //! containing a path separator, nor two names of one archive that a case-insensitive file
 //! system would treat as the same file.
@@ -16,7 +16,7 @@ pub const MAX_NAME_BYTES: usize = 255;
 /// The name given to an entry when nothing usable is left of the sender's name.
 const FALLBACK_ENTRY_NAME: &str = "file";
 
-/// The archive name used when nothing usable is left of the requested one (DESIGN §3.1).
+/// The archive name used when nothing usable is left of the requested one (docs/secure-documents.md#settings).
 const FALLBACK_ARCHIVE_NAME: &str = "documents.zip";
 
 /// An extension longer than this is not treated as one when shortening a name: keeping it
@@ -42,7 +42,7 @@ pub fn sanitize_entry_name(name: &str) -> String {
 
 /// The file name of an archive for a `requested` name: sanitized like an entry name, `.zip`
 /// appended unless it already ends in `.zip` (in any case), `documents.zip` when nothing
-/// usable is left (DESIGN §3.1).
+/// usable is left (docs/secure-documents.md#settings).
 pub fn archive_file_name(requested: &str) -> String {
     let Some(clean) = sanitize(requested) else {
         return FALLBACK_ARCHIVE_NAME.to_owned();

@@ -278,7 +278,8 @@ impl OpenFile {
                 let room = compress::SAMPLE_LEN.saturating_sub(sample.len());
                 let (head, rest) = chunk.split_at(room.min(chunk.len()));
                 sample.extend_from_slice(head);
-                // Decide once a full sample is in (DESIGN §3.7: at 64 KiB or at end_file).
+                // Decide once a full sample is in: at 64 KiB or at end_file
+                // (docs/secure-documents.md#compression).
                 if sample.len() >= compress::SAMPLE_LEN {
                     let sample = std::mem::take(sample);
                     let mut encoding = choose_encoding(&sample);

@@ -1,5 +1,6 @@
 //! MIME rendering: the bytes of the original message of a recipient block and of the
-//! password mail (DESIGN §3.8), ready for SMTP `DATA` (RFC 5322, RFC 2045–2047, RFC 2231).
+//! password mail (docs/secure-documents.md#the-password-mail), ready for SMTP `DATA`
+//! (RFC 5322, RFC 2045–2047, RFC 2231).
 //!
 //! Pure functions: no I/O, no clock, no randomness. The Message-ID, the date and the seed of
 //! the MIME boundaries come in through [`Envelope`], so the same inputs always give the same

@@ -1,6 +1,6 @@
 //! The original message of one recipient block: its header section (From, To, Cc, Subject,
 //! the request's header options) and its body, alternative and attachments, with the
-//! sealed archive in place of the flagged attachments (DESIGN §3.3).
+//! sealed archive in place of the flagged attachments (docs/secure-documents.md#flagging-attachments).
 //!
 //! Never writes `Bcc` (bcc recipients get the same bytes and must stay invisible,
 //! RFC 5322 §3.6.3), and never writes a flagged attachment: without an archive those are

@@ -1,4 +1,4 @@
-//! The password mail (DESIGN §3.8): one per delivered recipient, addressed to that
+//! The password mail (docs/secure-documents.md#the-password-mail): one per delivered recipient, addressed to that
 //! recipient only, replying to the original message, with the archive's password as one
 //! unbroken monospace token and how to open an AES-256 ZIP.
 //!
@@ -33,7 +33,7 @@ pub struct PasswordMail<'a> {
 }
 
 impl std::fmt::Debug for PasswordMail<'_> {
-    /// Everything but the password, which must never reach a log (DESIGN §3.6).
+    /// Everything but the password, which must never reach a log (docs/secure-documents.md#passwords).
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PasswordMail")
             .field("from", &self.from)
@@ -46,7 +46,7 @@ impl std::fmt::Debug for PasswordMail<'_> {
     }
 }
 
-/// Subject of the password mail: prefix + subject, trimmed (DESIGN §3.8). The subject is
+/// Subject of the password mail: prefix + subject, trimmed (docs/secure-documents.md#the-password-mail). The subject is
 /// trimmed, not the prefix: its trailing space (`Password for: `) separates the two.
 pub fn password_mail_subject(prefix: &str, subject: &str) -> String {
     format!("{prefix}{}", subject.trim())
@@ -84,7 +84,7 @@ fn extract_command(archive_name: &str) -> String {
 }
 
 /// The text/plain part. Windows Explorer and macOS Archive Utility only know ZipCrypto, not
-/// WinZip AES (DESIGN §3.7), hence the list of programs that do.
+/// WinZip AES (docs/secure-documents.md#the-archive), hence the list of programs that do.
 fn plain_text(mail: &PasswordMail<'_>) -> String {
     let sender = sender(mail);
     let archive = mail.archive_name;

@@ -163,7 +163,7 @@ impl RecipientBlock {
     }
 }
 
-/// Secure Document Handling settings with defaults applied (DESIGN §3.1).
+/// Secure Document Handling settings with defaults applied (docs/secure-documents.md#settings).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SecureDocument {

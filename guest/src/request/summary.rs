@@ -110,7 +110,8 @@ impl JobSummary {
                 archive_name: s.archive_name.clone(),
                 strength: s.strength,
                 subject_prefix: s.subject_prefix.clone(),
-                // DESIGN §3.8: prefix + the original subject, decoded and trimmed.
+                // The password mail's subject: the prefix and the original subject, decoded and trimmed
+                // (docs/secure-documents.md#the-password-mail).
                 password_mail_subject: format!("{}{}", s.subject_prefix, job.subject.text.trim()),
             }),
             antivirus: job.antivirus,

@@ -1,5 +1,5 @@
 //! `deliver`: one delivery attempt of a due message, and what each recipient's outcome
-//! means (DESIGN §3.9, §4).
+//! means (docs/secure-documents.md#delivery-outcome-and-password-mail).
 //!
 //! - original, accepted → DELIVERED; for a secure message the recipient's password mail is
 //!   rendered and queued *now*, in the same commit that records the delivery, so it can
@@ -153,7 +153,7 @@ fn not_triggered<H: Host>(host: &mut H, block: u32, address: &str, secure: bool,
 }
 
 /// The password mail of one delivered recipient, addressed to that recipient only
-/// (DESIGN §3.8), replying to the original.
+/// (docs/secure-documents.md#the-password-mail), replying to the original.
 fn password_mail<R: RngCore>(
     original: &MessageState,
     recipient: &RecipientState,

@@ -1,7 +1,7 @@
 //! The job workflow of the `service` world (`wit/workflow.wit`): what messages a job
 //! becomes, what each recipient's outcome means, and when a password mail is released.
 //!
-//! The guest decides, the host executes and remembers (DESIGN §1). Everything the host
+//! The guest decides, the host executes and remembers (ARCHITECTURE.md#division-of-labour). Everything the host
 //! does for the workflow goes through [`Host`], so the decisions are plain Rust, tested
 //! natively with a fake host; `component/workflow.rs` maps the trait to the WIT imports.
 

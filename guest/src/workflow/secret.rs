@@ -1,5 +1,5 @@
 //! What a secure message holds back until its recipients are resolved: the password and
-//! what the password mail needs besides it (DESIGN §3.8). The host stores these bytes
+//! what the password mail needs besides it (docs/secure-documents.md#the-password-mail). The host stores these bytes
 //! encrypted at rest and erases them when `deliver` says every recipient is resolved; the
 //! format is the guest's own business (JSON, versioned so a later guest can read it).
 

@@ -1,6 +1,6 @@
-//! `start-job`: a stored request becomes queued messages (DESIGN §3).
+//! `start-job`: a stored request becomes queued messages (docs/secure-documents.md).
 //!
-//! Order matters: attachments are scanned *before* anything is sealed (DESIGN §6 — after
+//! Order matters: attachments are scanned *before* anything is sealed (docs/service.md#virus-scanning — after
 //! encryption no scanner can look inside), and no event is emitted before the scan has an
 //! answer, so a job that must wait for a scanner leaves nothing behind to repeat.
 //!
@@ -45,7 +45,8 @@ pub fn start_job<H: Host, R: RngCore + CryptoRng>(
     }
 
     // Scan first. Antivirus active: every attachment; otherwise only the flagged ones
-    // (the validator already refuses secure documents without antivirus, DESIGN §3.5).
+    // (the validator already refuses secure documents without antivirus:
+    // docs/secure-documents.md#requests-that-are-refused).
     let mut skipped = false;
     for attachment in job.attachments.iter().filter(|a| job.antivirus || a.sealed) {
         match host.scan(&attachment.name, &attachment.content) {
@@ -98,7 +99,7 @@ pub fn start_job<H: Host, R: RngCore + CryptoRng>(
 }
 
 /// Drops the job's suppressed recipients: PREVIOUSLY_BOUNCED or SUPPRESSED with the list's
-/// description, and for a secure job PASSWORD_MAIL/NOT_TRIGGERED (DESIGN §5: exactly one
+/// description, and for a secure job PASSWORD_MAIL/NOT_TRIGGERED (docs/secure-documents.md: exactly one
 /// password event per recipient). Returns their final states.
 fn drop_suppressed<H: Host>(host: &mut H, job: &Job, ctx: &JobContext) -> Vec<RecipientUpdate> {
     let secure = job.secure_document.is_some();
@@ -175,7 +176,8 @@ fn original_message<R: RngCore + CryptoRng>(
     let (content, held_secret) = match &job.secure_document {
         None => (mime::render_original(job, block, None, &envelope), None),
         Some(settings) => {
-            // DESIGN §3.4: one archive and one password per message.
+            // One archive and one password per message
+            // (docs/secure-documents.md#one-archive-and-one-password-per-message).
             let password = password::generate(rng, settings.strength);
             let files: Vec<(&str, &[u8])> =
                 job.attachments.iter().filter(|a| a.sealed).map(|a| (a.name.as_str(), a.content.as_slice())).collect();
@@ -225,7 +227,7 @@ pub(super) fn recipients(block: &RecipientBlock) -> Vec<Recipient> {
 }
 
 /// Ends the job without sending anything: `kind` (virus, failure) for every recipient, and
-/// for a secure job PASSWORD_MAIL/NOT_TRIGGERED too (DESIGN §5: every recipient of a secure
+/// for a secure job PASSWORD_MAIL/NOT_TRIGGERED too (docs/secure-documents.md: every recipient of a secure
 /// message ends with exactly one PASSWORD_MAIL event). Suppressed recipients end as such.
 fn drop_job<H: Host>(host: &mut H, job: &Job, ctx: &JobContext, kind: EventKind, why: &str) -> StartOutcome {
     let secure = job.secure_document.is_some();

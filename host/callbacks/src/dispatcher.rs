@@ -1,5 +1,5 @@
 //! The callback dispatcher: tasks that claim due outbox posts from the store, send each as
-//! one signed `POST`, and record the outcome (DESIGN §5).
+//! one signed `POST`, and record the outcome (docs/callbacks.md).
 //!
 //! One try: build the body ([`super::payload`]), sign it when the account has webhook
 //! secrets ([`super::signature`]; the timestamp is the try's, so a receiver's replay window

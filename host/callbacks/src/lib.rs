@@ -1,4 +1,4 @@
-//! Push notifications to the customer's endpoint (DESIGN §5).
+//! Push notifications to the customer's endpoint (docs/callbacks.md).
 //!
 //! The workflow's events are committed with an outbox entry (a *post*: up to
 //! `max_events_per_post` events of one job) in the same transaction, when the job has an

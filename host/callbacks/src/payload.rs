@@ -1,4 +1,4 @@
-//! The callback body: the Retarus Transactional Email push format (DESIGN §5), documented
+//! The callback body: the Retarus Transactional Email push format (docs/callbacks.md), documented
 //! field by field in `docs/callbacks.schema.json` (JSON Schema) and `docs/callbacks.md`.
 //!
 //! `{"meta": {version, jobId, account, customerNo, receivedTs, referenceJob?, costCenter?,

@@ -1,4 +1,4 @@
-//! When a push notification is retried (DESIGN §5, the Retarus rule): a `2xx` answer
+//! When a push notification is retried (docs/callbacks.md, the Retarus rule): a `2xx` answer
 //! delivers it; `301`–`308` and `400`–`406` are final rejections (the endpoint moved or
 //! refuses this request, so repeating it cannot help); every other answer, a timeout or a
 //! connection error is retried — by default 15 tries over about an hour, the first half

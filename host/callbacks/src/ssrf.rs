@@ -1,4 +1,4 @@
-//! The SSRF guard of callback delivery (DESIGN §5): a callback URL comes from the customer's
+//! The SSRF guard of callback delivery (docs/callbacks.md): a callback URL comes from the customer's
 //! request, so without a check it could make sealmail reach what only sealmail can reach —
 //! its own loopback services, the operator's private network, a cloud metadata service.
 //!

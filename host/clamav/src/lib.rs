@@ -1,4 +1,5 @@
-//! Antivirus scanning with ClamAV's `clamd` (DESIGN §6): the flagged attachments are streamed
+//! Antivirus scanning with ClamAV's `clamd` (docs/service.md#virus-scanning): the attachments of a
+//! job that asks for antivirus are streamed
 //! to every configured scanner with the INSTREAM command before they are encrypted (after
 //! encryption no scanner can look inside), and all scanners must pass.
 //!

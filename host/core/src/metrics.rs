@@ -1,4 +1,4 @@
-//! Prometheus metrics (`GET /metrics`, DESIGN §2), in the OpenMetrics text format of the
+//! Prometheus metrics (`GET /metrics`, docs/service.md#observability), in the OpenMetrics text format of the
 //! official Rust client: what an operator alerts on — jobs in and out, the queue, delivery
 //! and callback outcomes, and how long the sandboxed component takes.
 //!

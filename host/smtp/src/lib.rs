@@ -1,5 +1,5 @@
 //! Mail transports: how a finished message (RFC 5322 bytes rendered by the component) leaves
-//! sealmail, and what happened to **each recipient** (DESIGN §4: the password mail is released
+//! sealmail, and what happened to **each recipient** (docs/service.md#delivery: the password mail is released
 //! per recipient, so one rejected address must not hide the fate of the others).
 //!
 //! - [`SmtpRelay`] hands the message to a relay over SMTP (RFC 5321), STARTTLS (RFC 3207) or

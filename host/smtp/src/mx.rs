@@ -1,5 +1,5 @@
 //! The `mx` transport: direct delivery to each recipient domain's own mail servers, so
-//! "delivered" means the recipient's server accepted the message (DESIGN §4).
+//! "delivered" means the recipient's server accepted the message (docs/service.md#delivery).
 //!
 //! Recipients are grouped by domain, one SMTP transaction per domain (RFC 5321 §3.3), the
 //! groups in order of their first recipient; results come back per recipient in envelope

@@ -89,7 +89,8 @@ impl SmtpRelay {
         };
         let tls_parameters = match (tls, ca_file) {
             (TlsMode::None, Some(_)) => return Err(TransportConfigError::CaFileWithoutTls),
-            // Clear text only when the operator said so (DESIGN §4: mail carries passwords).
+            // Clear text only when the operator said so: mail carries passwords
+            // (docs/service.md#tls-and-transport-security).
             (TlsMode::None, None) if !allow_insecure_smtp => return Err(TransportConfigError::InsecureSmtp),
             (TlsMode::None, None) => None,
             (_, ca_file) => Some(build_tls_parameters(host, ca_file.as_deref())?),

@@ -1,6 +1,6 @@
 //! Encryption at rest for what a stored job carries that must not sit in the database in
 //! clear: request bodies (with their attachments), rendered messages, held passwords and
-//! callback credentials (DESIGN §3.6, §7).
+//! callback credentials (docs/service.md#secrets-at-rest).
 //!
 //! XChaCha20-Poly1305 (an AEAD; 192-bit random nonces never repeat in practice), with the
 //! row's identity as associated data, so a blob copied into another row does not decrypt.

@@ -1,4 +1,4 @@
-//! The per-account rate limit (DESIGN §2): recipients per hour, counted at submission.
+//! The per-account rate limit (docs/service.md#rate-limit): recipients per hour, counted at submission.
 //!
 //! Retarus allows 5,000 mails per hour by default and enforces it in 5-minute windows. Here
 //! the hour is the current 5-minute window and the eleven before it: a submission passes when

@@ -1,4 +1,4 @@
-//! The suppression list (DESIGN §4, issue 7): per account, addresses that are not sent to for
+//! The suppression list (docs/service.md#suppression-list): per account, addresses that are not sent to for
 //! a while. A hard bounce lists its address for `hard_bounce_days` (Retarus: up to 45 days), a
 //! soft bounce — a message that expired undelivered — for `soft_bounce_hours` (Retarus: one
 //! day). A listed recipient of a later job is dropped before processing with

@@ -158,7 +158,7 @@ impl Pool {
             let now = now_ms();
             match self.store().claim(&owner, now, self.lease.as_millis() as u64).await {
                 Ok(Some(Work::Start(job))) => {
-                    // Every log line of the job's processing carries its id (issue 7).
+                    // Every log line of the job's processing carries its id.
                     let span = tracing::info_span!("job", job_id = %job.id);
                     self.start(job).instrument(span).await;
                     continue;

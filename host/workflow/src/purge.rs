@@ -1,4 +1,4 @@
-//! Retention (issue 8): how long a finished job's status report, events and remaining rows
+//! Retention (docs/service.md#retention): how long a finished job's status report, events and remaining rows
 //! are kept (`[retention]`), and the purge task every `sealmail serve` runs to erase them
 //! afterwards. What erasing a job removes, and what stays (the account's suppression list),
 //! is [`sealmail_store::erase`]; `DELETE /rest/v1/jobs/{jobId}` erases one job earlier.

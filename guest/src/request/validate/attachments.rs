@@ -1,4 +1,5 @@
-//! `attachments[]`: names, types, base64 content, and the `secureDocument` flag (DESIGN §3.2).
+//! `attachments[]`: names, types, base64 content, and the `secureDocument` flag
+//! (docs/secure-documents.md#flagging-attachments).
 
 use super::fields::{Fields, Text, type_problem};
 use super::limits::MAX_NAME_CHARS;
@@ -14,7 +15,7 @@ const ATTACHMENT_KEYS: &[&str] = &["name", "contentType", "contentId", "content"
 pub(crate) struct AttachmentRead {
     /// The attachment; `None` when the element has problems (recorded).
     pub attachment: Option<Attachment>,
-    /// The `secureDocument` flag, read on its own: the Secure Document rules (§3.5) need it
+    /// The `secureDocument` flag, read on its own: the Secure Document rules (`secure_document.rs`) need it
     /// even when another field of the same attachment is wrong. `None` when unreadable.
     pub flagged: Option<bool>,
 }
@@ -99,7 +100,8 @@ fn read_fields(r: &mut Report, fields: &Fields, sealed: Option<bool>) -> Option<
     })
 }
 
-/// DESIGN §3.2: `"secureDocument": true` — a JSON boolean or the string `"true"`/`"false"`
+/// `"secureDocument": true` — a JSON boolean or the string `"true"`/`"false"`
+/// (docs/secure-documents.md#flagging-attachments)
 /// (both spellings appear in the Retarus documentation). Anything else is refused: a
 /// misspelt flag must never let a document travel unencrypted.
 fn secure_flag(r: &mut Report, fields: &Fields) -> Option<bool> {
@@ -131,7 +133,7 @@ fn secure_flag(r: &mut Report, fields: &Fields) -> Option<bool> {
 /// Why `name` is not a plain file name, if it is not. RFC 2183 §2.3 makes the `filename`
 /// parameter a file name and tells readers to ignore any directory in it; a sender that
 /// puts `../` or `C:\\` there is either broken or probing for a reader that does not, so it
-/// is told rather than silently cleaned (sealed entries are also sanitized, DESIGN §3.7).
+/// is told rather than silently cleaned (sealed entries are also sanitized, docs/secure-documents.md#the-archive).
 /// Direction controls (U+202E…) would let `invoice\u{202E}fdp.exe` display as
 /// `invoiceexe.pdf`.
 fn file_name_problem(name: &str) -> Option<String> {

@@ -1,5 +1,5 @@
 //! `job`: references echoed in callbacks and the feature switches, including the Secure
-//! Document settings (DESIGN §3.1, §3.4). The rules that tie features to attachments are in
+//! Document settings (docs/secure-documents.md#settings). The rules that tie features to attachments are in
 //! `secure_document`.
 
 use super::fields::{Fields, Text};
@@ -94,7 +94,8 @@ pub(crate) fn job(r: &mut Report, root: &Fields) -> JobSettings {
         match features.object_member(r, "secureDocument", false, SECURE_KEYS) {
             Some(secure) => {
                 // `active` may be left out: the feature is off, and a flagged attachment is
-                // then refused (§3.5), never sent unencrypted.
+                // then refused (docs/secure-documents.md#requests-that-are-refused), never sent
+                // unencrypted.
                 out.secure_active = match secure.raw("active") {
                     None => Some(false),
                     Some(_) => secure.boolean(r, "active", false),
@@ -129,7 +130,8 @@ fn default_secure() -> SecureDocument {
     }
 }
 
-/// `filename`, `subjectPrefix`, `password.type` with DESIGN §3.1/§3.4 defaults.
+/// `filename`, `subjectPrefix`, `password.type` with their defaults
+/// (docs/secure-documents.md#settings).
 fn secure_settings(r: &mut Report, secure: &Fields) -> Option<SecureDocument> {
     let before = r.problem_count();
     let archive_name = secure
@@ -155,7 +157,8 @@ fn secure_settings(r: &mut Report, secure: &Fields) -> Option<SecureDocument> {
     Some(SecureDocument { archive_name, subject_prefix: subject_prefix?, strength: strength? })
 }
 
-/// DESIGN §3.4: `medium`, `high`, `very_high`, sealmail's `maximum`; `strong` (used in one
+/// The password types (docs/secure-documents.md#password-types): `medium`, `high`, `very_high`,
+/// sealmail's `maximum`; `strong` (used in one
 /// Retarus sample) is an alias of `very_high`.
 fn strength(r: &mut Report, path: &crate::request::report::Pointer, name: &str) -> Option<PasswordStrength> {
     if name == "strong" {

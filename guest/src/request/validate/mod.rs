@@ -1,4 +1,4 @@
-//! The JobRequest validator: every field rule of DESIGN §2–§3, in one place.
+//! The JobRequest validator: every field rule of docs/validation.md, in one place.
 //!
 //! It walks the whole request and reports *every* problem, each with its JSON Pointer, so a
 //! client fixes a request in one round trip. It never panics and never recurses deeper than
@@ -43,7 +43,7 @@ impl Default for Limits {
         Self {
             // 20 MB of mail as base64 (4/3) plus JSON framing: Retarus' ~28 MB body limit.
             max_request_bytes: 28 * 1024 * 1024,
-            // DESIGN §2: the rendered message is at most 20 MB.
+            // The rendered message is at most 20 MB (docs/validation.md).
             max_message_bytes: 20_000_000,
             // Retarus: at most 1,000 addresses per request.
             max_addresses: 1000,
@@ -162,8 +162,8 @@ pub fn validate(bytes: &[u8], limits: &Limits) -> Result<Validated, Vec<Problem>
         );
     }
 
-    // §3.3: a sealed attachment travels inside the archive; its `contentId` (warned about
-    // above) must not reach the MIME renderer.
+    // A sealed attachment travels inside the archive (docs/secure-documents.md#flagging-attachments);
+    // its `contentId` (warned about above) must not reach the MIME renderer.
     let attachments: Option<Vec<_>> = attachments
         .into_iter()
         .map(|read| {

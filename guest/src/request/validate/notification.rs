@@ -1,4 +1,4 @@
-//! `notification.endPoint`: where callbacks go (DESIGN §5). Only the form is checked here;
+//! `notification.endPoint`: where callbacks go (docs/callbacks.md). Only the form is checked here;
 //! which addresses a URL may reach (the SSRF guard) is decided by the host when it delivers.
 
 use super::fields::{Fields, Text};
@@ -9,7 +9,7 @@ use crate::request::report::{ProblemKind, Report};
 /// Header fields the host writes itself when it delivers a callback: message framing and
 /// connection handling (RFC 9112 §6, RFC 9110 §7.6.1), where a second `Content-Length` or
 /// `Transfer-Encoding` would desynchronise the receiver, and the Standard Webhooks headers
-/// (DESIGN §5), which a receiver must be able to trust came from sealmail.
+/// (docs/callbacks.md), which a receiver must be able to trust came from sealmail.
 const RESERVED_CALLBACK_HEADERS: &[&str] = &[
     "host",
     "content-length",

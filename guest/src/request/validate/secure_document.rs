@@ -1,6 +1,6 @@
-//! The Secure Document rules that tie features to attachments (DESIGN §3.3, §3.5). They are
-//! the reason sealmail exists, so each is checked here, in one place, and each names the
-//! fields involved.
+//! The Secure Document rules that tie features to attachments
+//! (docs/secure-documents.md#requests-that-are-refused). They are the reason sealmail exists,
+//! so each is checked here, in one place, and each names the fields involved.
 //!
 //! A rule is applied only to switches and flags that could be read: when `active` or a flag
 //! is itself refused, that problem is reported where it is, and no rule guesses its value.
@@ -15,8 +15,9 @@ pub(crate) fn rules(r: &mut Report, root: &Pointer, job: &JobSettings, attachmen
     let flagged = || attachments.iter().enumerate().filter(|(_, a)| a.flagged == Some(true)).map(|(i, _)| i);
     match job.secure_active {
         Some(true) => {
-            // §3.5 / §6: flagged files are scanned before encryption; after it no scanner can
-            // look inside. Sealing without scanning would ship unscannable payloads.
+            // Flagged files are scanned before encryption (docs/service.md#virus-scanning): after
+            // it no scanner can look inside. Sealing without scanning would ship unscannable
+            // payloads.
             if job.antivirus == Some(false) {
                 r.problem(
                     &active,
@@ -24,7 +25,7 @@ pub(crate) fn rules(r: &mut Report, root: &Pointer, job: &JobSettings, attachmen
                     "Secure Document Handling requires /job/features/antivirus/active: true (attachments are scanned before they are encrypted)",
                 );
             }
-            // §3.5: a signature over a message whose documents are sealed separately is not
+            // A signature over a message whose documents are sealed separately is not
             // something Retarus offers either.
             if job.message_signing == Some(true) {
                 r.problem(
@@ -33,7 +34,7 @@ pub(crate) fn rules(r: &mut Report, root: &Pointer, job: &JobSettings, attachmen
                     "Secure Document Handling cannot be combined with /job/features/messageSigning",
                 );
             }
-            // §3.5: nothing to seal is a mistake in the request, not a reason to send a
+            // Nothing to seal is a mistake in the request, not a reason to send a
             // password mail for an empty archive. An unreadable flag might have been `true`.
             if flagged().next().is_none() && attachments.iter().all(|a| a.flagged.is_some()) {
                 r.problem(
@@ -44,7 +45,7 @@ pub(crate) fn rules(r: &mut Report, root: &Pointer, job: &JobSettings, attachmen
             }
         }
         Some(false) => {
-            // §3.5: never send a flagged file unencrypted because the switch was forgotten.
+            // Never send a flagged file unencrypted because the switch was forgotten.
             for i in flagged() {
                 r.problem(
                     &root.key("attachments").index(i).key("secureDocument"),
@@ -55,7 +56,7 @@ pub(crate) fn rules(r: &mut Report, root: &Pointer, job: &JobSettings, attachmen
         }
         None => {}
     }
-    // §3.3: a sealed file is inside the ZIP, so it cannot be referenced inline.
+    // A sealed file is inside the ZIP, so it cannot be referenced inline.
     for i in flagged() {
         if attachments[i].attachment.as_ref().is_some_and(|a| a.content_id.is_some()) {
             r.warn(
