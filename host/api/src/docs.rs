@@ -503,20 +503,10 @@ fn text(s: &str) -> String {
     out
 }
 
-/// HTML-escapes text and attribute values.
+/// HTML-escapes text and attribute values: `&`, `<`, `>` and both quotes, so one function
+/// serves element text and quoted attributes alike (html-escape's quoted-attribute encoder).
 fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
+    html_escape::encode_quoted_attribute(s).into_owned()
 }
 
 #[cfg(test)]
@@ -542,7 +532,7 @@ mod tests {
     #[test]
     fn text_is_escaped_and_backquotes_become_code() {
         assert_eq!(text("a `<b>` & c"), "a <code>&lt;b&gt;</code> &amp; c");
-        assert_eq!(esc("\"'"), "&quot;&#39;");
+        assert_eq!(esc("\"'"), "&quot;&#x27;");
     }
 
     #[test]
