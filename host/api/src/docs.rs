@@ -504,9 +504,12 @@ fn text(s: &str) -> String {
 }
 
 /// HTML-escapes text and attribute values: `&`, `<`, `>` and both quotes, so one function
-/// serves element text and quoted attributes alike (html-escape's quoted-attribute encoder).
+/// serves element text and quoted attributes alike (the pulldown-cmark project's escaper).
 fn esc(s: &str) -> String {
-    html_escape::encode_quoted_attribute(s).into_owned()
+    let mut out = String::with_capacity(s.len());
+    // Writing to a `String` cannot fail.
+    let _ = pulldown_cmark_escape::escape_html(&mut out, s);
+    out
 }
 
 #[cfg(test)]
@@ -532,7 +535,7 @@ mod tests {
     #[test]
     fn text_is_escaped_and_backquotes_become_code() {
         assert_eq!(text("a `<b>` & c"), "a <code>&lt;b&gt;</code> &amp; c");
-        assert_eq!(esc("\"'"), "&quot;&#x27;");
+        assert_eq!(esc("\"'"), "&quot;&#39;");
     }
 
     #[test]
