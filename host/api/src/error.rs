@@ -24,78 +24,67 @@ pub const RETRY_AFTER_SECS: u64 = 5;
 /// The challenge of every `401` (RFC 7617 §2: the realm, and that credentials are UTF-8).
 pub const CHALLENGE: &str = "Basic realm=\"sealmail\", charset=\"UTF-8\"";
 
-/// The stable codes of error answers, each with its status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorCode {
-    /// `401`: credentials missing or wrong (with `WWW-Authenticate`).
-    Unauthorized,
-    /// `429`: too many failed authentications (`throttle`).
-    AuthThrottled,
-    /// `404`: no such resource, job, file or suppression entry.
-    NotFound,
-    /// `408`: the request body arrived too slowly (`slow`).
-    RequestTimeout,
-    /// `415`: the body is not `application/json` (UTF-8).
-    UnsupportedMediaType,
-    /// `413`: the body exceeds `max_request_bytes`.
-    PayloadTooLarge,
-    /// `400`: the JobRequest breaks rules (with `problems`).
-    InvalidRequest,
-    /// `400`: the `Idempotency-Key` header is unusable.
-    InvalidIdempotencyKey,
-    /// `409`: the `Idempotency-Key` was used with another body.
-    IdempotencyConflict,
-    /// `409`: the job is not finished, so it cannot be erased.
-    JobNotFinished,
-    /// `429`: the account's recipients per hour are used up.
-    LimitExceeded,
-    /// `503`: too many jobs in progress.
-    QueueFull,
-    /// `503`: the store does not answer.
-    StoreUnavailable,
-    /// `503`: the server was built without the preview page.
-    PreviewNotBuilt,
-    /// `500`: the validator failed in its sandbox.
-    ValidationFailed,
+/// Defines [`ErrorCode`] from one table: each code's variant, name and status.
+macro_rules! error_codes {
+    ($($(#[$doc:meta])* $variant:ident = $name:literal, $status:ident;)+) => {
+        /// The stable codes of error answers, each with its status.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum ErrorCode {
+            $($(#[$doc])* $variant,)+
+        }
+
+        impl ErrorCode {
+            /// Every code.
+            pub const ALL: &[ErrorCode] = &[$(Self::$variant),+];
+
+            /// The code as clients see it.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $name,)+
+                }
+            }
+
+            /// The status it is answered with.
+            pub const fn status(self) -> StatusCode {
+                match self {
+                    $(Self::$variant => StatusCode::$status,)+
+                }
+            }
+        }
+    };
 }
 
-impl ErrorCode {
-    /// The code as clients see it.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Unauthorized => "UNAUTHORIZED",
-            Self::AuthThrottled => "AUTH_THROTTLED",
-            Self::NotFound => "NOT_FOUND",
-            Self::RequestTimeout => "REQUEST_TIMEOUT",
-            Self::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
-            Self::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
-            Self::InvalidRequest => "INVALID_REQUEST",
-            Self::InvalidIdempotencyKey => "INVALID_IDEMPOTENCY_KEY",
-            Self::IdempotencyConflict => "IDEMPOTENCY_CONFLICT",
-            Self::JobNotFinished => "JOB_NOT_FINISHED",
-            Self::LimitExceeded => "LIMIT_EXCEEDED",
-            Self::QueueFull => "QUEUE_FULL",
-            Self::StoreUnavailable => "STORE_UNAVAILABLE",
-            Self::PreviewNotBuilt => "PREVIEW_NOT_BUILT",
-            Self::ValidationFailed => "VALIDATION_FAILED",
-        }
-    }
-
-    /// The status it is answered with.
-    pub const fn status(self) -> StatusCode {
-        match self {
-            Self::Unauthorized => StatusCode::UNAUTHORIZED,
-            Self::AuthThrottled | Self::LimitExceeded => StatusCode::TOO_MANY_REQUESTS,
-            Self::NotFound => StatusCode::NOT_FOUND,
-            Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
-            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::InvalidRequest | Self::InvalidIdempotencyKey => StatusCode::BAD_REQUEST,
-            Self::IdempotencyConflict | Self::JobNotFinished => StatusCode::CONFLICT,
-            Self::QueueFull | Self::StoreUnavailable | Self::PreviewNotBuilt => StatusCode::SERVICE_UNAVAILABLE,
-            Self::ValidationFailed => StatusCode::INTERNAL_SERVER_ERROR,
-        }
-    }
+error_codes! {
+    /// Credentials missing or wrong (with `WWW-Authenticate`).
+    Unauthorized = "UNAUTHORIZED", UNAUTHORIZED;
+    /// Too many failed authentications (`throttle`).
+    AuthThrottled = "AUTH_THROTTLED", TOO_MANY_REQUESTS;
+    /// No such resource, job, file or suppression entry.
+    NotFound = "NOT_FOUND", NOT_FOUND;
+    /// The request body arrived too slowly (`slow`).
+    RequestTimeout = "REQUEST_TIMEOUT", REQUEST_TIMEOUT;
+    /// The body is not `application/json` (UTF-8).
+    UnsupportedMediaType = "UNSUPPORTED_MEDIA_TYPE", UNSUPPORTED_MEDIA_TYPE;
+    /// The body exceeds `max_request_bytes`.
+    PayloadTooLarge = "PAYLOAD_TOO_LARGE", PAYLOAD_TOO_LARGE;
+    /// The JobRequest breaks rules (with `problems`).
+    InvalidRequest = "INVALID_REQUEST", BAD_REQUEST;
+    /// The `Idempotency-Key` header is unusable.
+    InvalidIdempotencyKey = "INVALID_IDEMPOTENCY_KEY", BAD_REQUEST;
+    /// The `Idempotency-Key` was used with another body.
+    IdempotencyConflict = "IDEMPOTENCY_CONFLICT", CONFLICT;
+    /// The job is not finished, so it cannot be erased.
+    JobNotFinished = "JOB_NOT_FINISHED", CONFLICT;
+    /// The account's recipients per hour are used up.
+    LimitExceeded = "LIMIT_EXCEEDED", TOO_MANY_REQUESTS;
+    /// Too many jobs in progress.
+    QueueFull = "QUEUE_FULL", SERVICE_UNAVAILABLE;
+    /// The store does not answer.
+    StoreUnavailable = "STORE_UNAVAILABLE", SERVICE_UNAVAILABLE;
+    /// The server was built without the preview page.
+    PreviewNotBuilt = "PREVIEW_NOT_BUILT", SERVICE_UNAVAILABLE;
+    /// The validator failed in its sandbox.
+    ValidationFailed = "VALIDATION_FAILED", INTERNAL_SERVER_ERROR;
 }
 
 impl Serialize for ErrorCode {
@@ -169,11 +158,6 @@ impl ApiError {
         self.retry_after = Some(secs);
         self
     }
-
-    /// Its code.
-    pub fn code(&self) -> ErrorCode {
-        self.code
-    }
 }
 
 impl IntoResponse for ApiError {
@@ -182,11 +166,11 @@ impl IntoResponse for ApiError {
             tracing::error!(code = %self.code, error = %cause.error, "{}", cause.context);
         }
         let (code, message) = (self.code, self.message.into_owned());
-        let mut response = match code {
-            ErrorCode::InvalidRequest | ErrorCode::InvalidIdempotencyKey => {
-                (code.status(), Json(BadRequest { code, message, problems: self.problems })).into_response()
-            }
-            _ => (code.status(), Json(ErrorBody { code, message })).into_response(),
+        let status = code.status();
+        let mut response = if status == StatusCode::BAD_REQUEST {
+            (status, Json(BadRequest { code, message, problems: self.problems })).into_response()
+        } else {
+            (status, Json(ErrorBody { code, message })).into_response()
         };
         let headers = response.headers_mut();
         if let Some(secs) = self.retry_after {
@@ -203,6 +187,17 @@ impl IntoResponse for ApiError {
 mod tests {
     use super::*;
     use http_body_util::BodyExt as _;
+
+    #[test]
+    fn every_code_an_operation_can_answer_is_named_in_the_document() {
+        let document = crate::openapi::document().to_string();
+        for code in ErrorCode::ALL {
+            // The accept loop's 408 belongs to no operation.
+            if *code != ErrorCode::RequestTimeout {
+                assert!(document.contains(&format!("`{code}`")), "{code} is not documented");
+            }
+        }
+    }
 
     async fn body(response: Response) -> serde_json::Value {
         let bytes = response.into_body().collect().await.expect("body").to_bytes();

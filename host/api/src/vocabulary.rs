@@ -336,6 +336,10 @@ impl Vocabulary for SuppressionReasons {
     }
 }
 
+// The body types name their fields' types through these aliases: utoipa's derive names the
+// schema of a field written `Name<V>` after the generic's parts (`Name_V`), but asks an alias
+// for its `ToSchema::name`, which is the vocabulary's `SCHEMA`.
+
 /// A problem's kind.
 pub type ProblemKind = Name<ProblemKinds>;
 /// A warning's kind.

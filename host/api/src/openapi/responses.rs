@@ -50,19 +50,15 @@ pub struct BadRequest {
     pub problems: Option<Vec<Problem>>,
 }
 
-/// The codes of a `400` (their names are [`ErrorCode`]'s).
+/// The codes of a `400`: those of [`ErrorCode`] whose status it is.
 pub struct BadRequestCode;
-
-impl BadRequestCode {
-    /// The codes a `400` has.
-    const CODES: [ErrorCode; 2] = [ErrorCode::InvalidRequest, ErrorCode::InvalidIdempotencyKey];
-}
 
 impl utoipa::PartialSchema for BadRequestCode {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        let codes = ErrorCode::ALL.iter().filter(|c| c.status() == axum::http::StatusCode::BAD_REQUEST);
         utoipa::openapi::schema::ObjectBuilder::new()
             .schema_type(utoipa::openapi::schema::Type::String)
-            .enum_values(Some(Self::CODES.map(ErrorCode::as_str)))
+            .enum_values(Some(codes.map(|c| c.as_str())))
             .description(Some("The codes of a `400`."))
             .into()
     }
