@@ -1,26 +1,31 @@
-//! HTTP Basic authentication (RFC 7617) against the account directory. Failures are a
-//! `401` with a `WWW-Authenticate` challenge and say nothing about which part was wrong.
-//! Repeated failures are throttled before they get here (`throttle`, which counts the
-//! `401`s this module answers).
+//! HTTP Basic authentication (RFC 7617) against the account directory, as an extractor: a
+//! handler that takes an [`Account`] runs only for a request whose credentials are an
+//! account's. Failures are a `401` with a `WWW-Authenticate` challenge and say nothing about
+//! which part was wrong; a directory that does not answer is a `503`. Repeated failures are
+//! throttled before they get here (`throttle`, which counts the `401`s this module answers).
 
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::Response;
+use std::sync::Arc;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, header};
 use base64::Engine as _;
 
-use super::{AppState, error};
+use super::AppState;
 use crate::accounts::Account;
+use crate::error::ApiError;
 
-/// The account of a request, or the response to send instead.
-pub(crate) async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Account, Response> {
-    let Some((name, secret)) = credentials(headers) else {
-        return Err(challenge("credentials are required (HTTP Basic: account name and secret)"));
-    };
-    match state.accounts.authenticate(&name, &secret).await {
-        Ok(Some(account)) => Ok(account),
-        Ok(None) => Err(challenge("wrong account name or secret")),
-        Err(e) => {
-            tracing::error!(error = %e, "account lookup failed");
-            Err(super::unavailable("STORE_UNAVAILABLE", "the account store is unavailable", 5))
+impl FromRequestParts<Arc<AppState>> for Account {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self, ApiError> {
+        let Some((name, secret)) = credentials(&parts.headers) else {
+            return Err(ApiError::unauthorized("credentials are required (HTTP Basic: account name and secret)"));
+        };
+        match state.accounts.authenticate(&name, &secret).await {
+            Ok(Some(account)) => Ok(account),
+            Ok(None) => Err(ApiError::unauthorized("wrong account name or secret")),
+            Err(e) => Err(ApiError::store_unavailable("the account store is unavailable", "account lookup failed", e)),
         }
     }
 }
@@ -41,11 +46,4 @@ fn credentials(headers: &HeaderMap) -> Option<(String, String)> {
     let text = String::from_utf8(decoded).ok()?;
     let (name, secret) = text.split_once(':')?;
     Some((name.to_owned(), secret.to_owned()))
-}
-
-fn challenge(message: &str) -> Response {
-    let mut r = error(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", message);
-    r.headers_mut()
-        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"sealmail\", charset=\"UTF-8\""));
-    r
 }

@@ -23,8 +23,8 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::ConnectInfo;
-use axum::http::{HeaderValue, Request, StatusCode, header};
-use axum::response::Response;
+use axum::http::{HeaderValue, Request, header};
+use axum::response::{IntoResponse, Response};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
@@ -37,6 +37,7 @@ use tower::ServiceExt as _;
 
 use super::slow::{GuardedBody, SlowClientLimits, WriteGuard};
 use super::tls::ApiTlsError;
+use crate::error::{ApiError, ErrorCode};
 
 /// How long requests in progress may take to finish after a shutdown signal.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
@@ -198,11 +199,9 @@ async fn handle(app: Router, request: Request<Incoming>, peer: SocketAddr, limit
     let Ok(response) = app.oneshot(Request::from_parts(parts, body)).await;
     if timed_out.load(Ordering::Relaxed) {
         tracing::debug!(%peer, "request body too slow; answered 408");
-        let mut response = super::error(
-            StatusCode::REQUEST_TIMEOUT,
-            "REQUEST_TIMEOUT",
-            "the request body arrived too slowly; the connection is closed",
-        );
+        let mut response =
+            ApiError::new(ErrorCode::RequestTimeout, "the request body arrived too slowly; the connection is closed")
+                .into_response();
         // RFC 9110 §15.5.9: the server closes the connection after a 408.
         response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
         return response;

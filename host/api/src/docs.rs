@@ -503,19 +503,12 @@ fn text(s: &str) -> String {
     out
 }
 
-/// HTML-escapes text and attribute values.
+/// HTML-escapes text and attribute values: `&`, `<`, `>` and both quotes, so one function
+/// serves element text and quoted attributes alike (the pulldown-cmark project's escaper).
 fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
+    // Writing to a `String` cannot fail.
+    let _ = pulldown_cmark_escape::escape_html(&mut out, s);
     out
 }
 

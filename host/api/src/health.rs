@@ -4,13 +4,13 @@
 
 use std::sync::Arc;
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
 
 use super::AppState;
-use super::openapi::responses::{Health, NotReady, Ready};
+use super::openapi::responses::{Health, HealthStatus, NotReady, NotReadyStatus, Ready, ReadyStatus};
 
 /// `GET /healthz`.
 #[utoipa::path(
@@ -22,8 +22,8 @@ use super::openapi::responses::{Health, NotReady, Ready};
     description = "`200` while the process serves HTTP.",
     responses((status = 200, description = "Alive.", body = Health))
 )]
-pub(crate) async fn healthz() -> Response {
-    (StatusCode::OK, axum::Json(json!({ "status": "ok" }))).into_response()
+pub(crate) async fn healthz() -> Json<Health> {
+    Json(Health { status: HealthStatus::Ok })
 }
 
 /// `GET /readyz`.
@@ -40,7 +40,7 @@ pub(crate) async fn healthz() -> Response {
         (status = 503, description = "Not ready: what does not answer.", body = NotReady),
     )
 )]
-pub(crate) async fn readyz(State(state): State<Arc<AppState>>) -> Response {
+pub(crate) async fn readyz(State(state): State<Arc<AppState>>) -> Result<Json<Ready>, (StatusCode, Json<NotReady>)> {
     let mut problems = Vec::new();
     if let Err(e) = state.store.unfinished_jobs().await {
         problems.push(format!("store: {e}"));
@@ -51,10 +51,9 @@ pub(crate) async fn readyz(State(state): State<Arc<AppState>>) -> Response {
         problems.push(format!("antivirus: {e}"));
     }
     if problems.is_empty() {
-        (StatusCode::OK, axum::Json(json!({ "status": "ready" }))).into_response()
+        Ok(Json(Ready { status: ReadyStatus::Ready }))
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, axum::Json(json!({ "status": "not ready", "problems": problems })))
-            .into_response()
+        Err((StatusCode::SERVICE_UNAVAILABLE, Json(NotReady { status: NotReadyStatus::NotReady, problems })))
     }
 }
 

@@ -3,32 +3,34 @@
 //!
 //! Submission order: authenticate → content type → size → back-pressure → validation in
 //! the component → antivirus configuration → durable store (fsync'd) → `202`. Nothing is
-//! acknowledged that is not on disk (DESIGN §2).
+//! acknowledged that is not on disk (docs/service.md#what-a-submission-is-promised).
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
+use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::auth::authenticate;
+use super::AppState;
 use super::openapi::job_request::{JobRequest, sample};
-use super::openapi::responses::{BadRequest, ErrorBody, JobAccepted, StatusReport};
-use super::{AppState, error, error_with, unavailable};
+use super::openapi::responses::{
+    BadRequest, CallbackDelivery, ErrorBody, JobAccepted, JobEvent, JobMeta, Problem, RecipientReport, StatusReport,
+    Warning,
+};
 use crate::accounts::Account;
+use crate::error::{ApiError, ErrorCode, RETRY_AFTER_SECS};
+use crate::vocabulary::{Name, ProblemKindCase};
 use sealmail_callbacks::payload::tag;
 use sealmail_callbacks::{CallbackSetup, Endpoint};
-use sealmail_core::bindings::validation::JobSummary;
+use sealmail_core::bindings::validation::{JobSummary, ProblemKind};
 use sealmail_core::clock::now_ms;
 use sealmail_core::clock::rfc3339_ms;
 use sealmail_core::metrics::{Call, Refusal};
-use sealmail_sandbox::validation_json;
 use sealmail_store::rate::Exceeded;
-use sealmail_store::{DeleteOutcome, JobState, NewJob, NewRecipient, PostState, Role, Submitted};
+use sealmail_store::{DeleteOutcome, JobStatus, NewJob, NewRecipient, Role, Submitted};
 
 /// How much of a refused body is read and discarded before the `413`. A client that is still
 /// sending when the answer comes and the connection closes sees a broken pipe instead of the
@@ -134,43 +136,39 @@ async fn below_limit_in_store(state: &AppState) -> bool {
             headers(("Retry-After" = u32, description = "Seconds to wait before retrying."))),
     )
 )]
-pub(crate) async fn submit(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Body) -> Response {
-    let account = match authenticate(&state, &headers).await {
-        Ok(a) => a,
-        Err(response) => return response,
-    };
+pub(crate) async fn submit(
+    State(state): State<Arc<AppState>>,
+    account: Account,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<(StatusCode, HeaderMap, Json<JobAccepted>), ApiError> {
     if !is_json(&headers) {
-        return error(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "UNSUPPORTED_MEDIA_TYPE",
+        return Err(ApiError::new(
+            ErrorCode::UnsupportedMediaType,
             "the body must be a JobRequest sent as Content-Type: application/json (UTF-8)",
-        );
+        ));
     }
     let limit = state.limits.max_request_bytes;
-    let too_large =
-        || error(StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE", format!("the request body exceeds {limit} bytes"));
+    let too_large = || ApiError::new(ErrorCode::PayloadTooLarge, format!("the request body exceeds {limit} bytes"));
     let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit) {
         drain(body, DRAIN_BYTES).await;
-        return too_large();
+        return Err(too_large());
     }
-    let bytes = match axum::body::to_bytes(body, limit as usize).await {
-        Ok(b) => b,
-        Err(_) => return too_large(),
-    };
+    let bytes = axum::body::to_bytes(body, limit as usize).await.map_err(|_| too_large())?;
     if state.unfinished.load(Ordering::Relaxed) >= state.max_unfinished && !below_limit_in_store(&state).await {
         state.metrics.job_refused(Refusal::unavailable);
-        return unavailable("QUEUE_FULL", "too many jobs are in progress; retry later", 5);
+        return Err(ApiError::new(ErrorCode::QueueFull, "too many jobs are in progress; retry later")
+            .retry_after(RETRY_AFTER_SECS));
     }
     let idempotency = match headers.get("idempotency-key").map(|v| v.to_str().map(str::to_owned)) {
         None => None,
         Some(Ok(key)) if !key.is_empty() && key.len() <= MAX_IDEMPOTENCY_KEY => Some(key),
         Some(_) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "INVALID_IDEMPOTENCY_KEY",
+            return Err(ApiError::new(
+                ErrorCode::InvalidIdempotencyKey,
                 format!("Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} visible ASCII characters"),
-            );
+            ));
         }
     };
 
@@ -181,30 +179,36 @@ pub(crate) async fn submit(State(state): State<Arc<AppState>>, headers: HeaderMa
         Ok(Ok(summary)) => summary,
         Ok(Err(problems)) => {
             state.metrics.job_refused(Refusal::invalid);
-            let list: Vec<Value> = problems.iter().map(validation_json::problem).collect();
-            let message = format!("the JobRequest has {} problem(s); each names its JSON path", list.len());
-            return error_with(StatusCode::BAD_REQUEST, "INVALID_REQUEST", message, json!({ "problems": list }));
+            return Err(ApiError::invalid_request(problems.iter().map(Problem::from).collect()));
         }
         Err(e) => {
-            tracing::error!(error = %e, "validation failed in the sandbox");
-            return error(StatusCode::INTERNAL_SERVER_ERROR, "VALIDATION_FAILED", format!("validation failed: {e}"));
+            return Err(ApiError::failed(
+                ErrorCode::ValidationFailed,
+                "the request could not be validated",
+                "validation failed in the sandbox",
+                e,
+            ));
         }
     };
     if summary.antivirus && state.scanners.is_none() && !state.allow_insecure_no_antivirus {
-        return one_problem(
+        return Err(ApiError::invalid_request(vec![Problem::new(
             "/job/features/antivirus/active",
-            "unsupported",
+            ProblemKindCase::Wit(ProblemKind::Unsupported),
             "antivirus scanning was requested but this server has no virus scanner: configure one \
              ([antivirus] scanners = [\"tcp://127.0.0.1:3310\"] in the config file, or \
              SEALMAIL_ANTIVIRUS__SCANNERS), or set allow_insecure_no_antivirus = true to send unscanned",
-        );
+        )]));
     }
-    // The SSRF guard at submission: literal addresses only (DESIGN §5); names are checked
-    // when they are resolved for delivery.
+    // The SSRF guard at submission: literal addresses only (docs/callbacks.md#ssrf-guard); names
+    // are checked when they are resolved for delivery.
     if let Some(url) = summary.callback.as_ref().and_then(|e| url::Url::parse(&e.url).ok())
         && let Err(refused) = state.callback_policy.check_literal_host(&url)
     {
-        return one_problem("/notification/endPoint/url", "refused-address", &refused.to_string());
+        return Err(ApiError::invalid_request(vec![Problem::new(
+            "/notification/endPoint/url",
+            ProblemKindCase::RefusedAddress,
+            refused.to_string(),
+        )]));
     }
     let callbacks = callback_setup(&state, &account, &summary);
 
@@ -220,35 +224,37 @@ pub(crate) async fn submit(State(state): State<Arc<AppState>>, headers: HeaderMa
         callbacks: callbacks.as_ref().map(CallbackSetup::to_stored),
         recipients_per_hour: state.rate_limits.of(&account.name),
     };
-    let warnings: Vec<Value> = summary.warnings.iter().map(validation_json::warning).collect();
+    let warnings: Vec<Warning> = summary.warnings.iter().map(Warning::from).collect();
     match state.store.submit(job).await {
         Ok(Submitted::Created) => {
             state.metrics.job_accepted();
             state.unfinished.fetch_add(1, Ordering::Relaxed);
             state.wake.notify_one();
-            accepted(&job_id, warnings, false)
+            Ok(accepted(job_id, warnings, false))
         }
-        Ok(Submitted::Replay(first)) => accepted(&first, warnings, true),
+        Ok(Submitted::Replay(first)) => Ok(accepted(first, warnings, true)),
         Ok(Submitted::RateLimited(exceeded)) => {
             state.metrics.job_refused(Refusal::rate_limited);
-            rate_limited(&exceeded, state.rate_limits.of(&account.name))
+            Err(rate_limited(&exceeded, state.rate_limits.of(&account.name)))
         }
-        Ok(Submitted::Conflict) => error(
-            StatusCode::CONFLICT,
-            "IDEMPOTENCY_CONFLICT",
+        Ok(Submitted::Conflict) => Err(ApiError::new(
+            ErrorCode::IdempotencyConflict,
             "this Idempotency-Key was used in the last 24 hours with a different request body",
-        ),
+        )),
         Err(e) => {
             state.metrics.job_refused(Refusal::unavailable);
-            tracing::error!(error = %e, "cannot store a job");
-            unavailable("STORE_UNAVAILABLE", "the job could not be stored; it was not accepted", 5)
+            Err(ApiError::store_unavailable(
+                "the job could not be stored; it was not accepted",
+                "cannot store a job",
+                e,
+            ))
         }
     }
 }
 
-/// `429 LIMIT_EXCEEDED` (DESIGN §2) with `Retry-After` in whole seconds, rounded up: a client
-/// that waits exactly that long finds the room it needs.
-fn rate_limited(exceeded: &Exceeded, per_hour: Option<u64>) -> Response {
+/// `429 LIMIT_EXCEEDED` (docs/service.md#rate-limit) with `Retry-After` in whole seconds,
+/// rounded up: a client that waits exactly that long finds the room it needs.
+fn rate_limited(exceeded: &Exceeded, per_hour: Option<u64>) -> ApiError {
     let per_hour = per_hour.unwrap_or_default();
     let secs = exceeded.retry_after_ms.div_ceil(1000).max(1);
     let message = if exceeded.never {
@@ -256,9 +262,7 @@ fn rate_limited(exceeded: &Exceeded, per_hour: Option<u64>) -> Response {
     } else {
         format!("this account's limit of {per_hour} recipients per hour is reached; retry in {secs} s")
     };
-    let mut r = error(StatusCode::TOO_MANY_REQUESTS, "LIMIT_EXCEEDED", message);
-    r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
-    r
+    ApiError::new(ErrorCode::LimitExceeded, message).retry_after(secs)
 }
 
 fn is_json(headers: &HeaderMap) -> bool {
@@ -275,36 +279,6 @@ fn is_json(headers: &HeaderMap) -> bool {
 }
 
 /// Every envelope recipient with the role it first appears in (as the workflow sends it).
-/// A `400` for one problem the host finds beyond the component's validation (configuration
-/// dependent), in the same shape as the validator's problems.
-fn one_problem(path: &str, kind: &str, message: &str) -> Response {
-    error_with(
-        StatusCode::BAD_REQUEST,
-        "INVALID_REQUEST",
-        "the JobRequest has 1 problem(s); each names its JSON path",
-        json!({ "problems": [{ "path": path, "kind": kind, "message": message }] }),
-    )
-}
-
-/// Where the job's events are pushed: the request's endpoint whole, else the account's
-/// default whole (DESIGN §5: never a mix), with the body's meta fixed now.
-fn callback_setup(state: &AppState, account: &Account, summary: &JobSummary) -> Option<CallbackSetup> {
-    let endpoint = match &summary.callback {
-        Some(e) => Endpoint { url: e.url.clone(), headers: e.headers.clone(), basic_auth: e.basic_auth.clone() },
-        None => state.default_callbacks.get(&account.name)?.clone(),
-    };
-    Some(CallbackSetup {
-        endpoint,
-        customer_no: account.customer_no.clone(),
-        reference_job: summary.reference_job.clone(),
-        cost_center: summary.cost_center.clone(),
-        campaign_id: summary.campaign_id.clone(),
-        from: summary.sender.address.clone(),
-        mime_from: (!summary.header_from.address.eq_ignore_ascii_case(&summary.sender.address))
-            .then(|| summary.header_from.address.clone()),
-    })
-}
-
 fn recipients(summary: &JobSummary) -> Vec<NewRecipient> {
     let mut out = Vec::new();
     for m in &summary.messages {
@@ -325,19 +299,40 @@ fn recipients(summary: &JobSummary) -> Vec<NewRecipient> {
     out
 }
 
-fn accepted(job_id: &str, warnings: Vec<Value>, replayed: bool) -> Response {
-    let mut body = json!({ "jobId": job_id, "meta": { "jobId": job_id } });
-    if !warnings.is_empty() {
-        body["warnings"] = Value::Array(warnings);
-    }
-    let mut response = (StatusCode::ACCEPTED, axum::Json(body)).into_response();
+/// The `202`: the job's id, its `Location`, and whether it answers a replayed key.
+fn accepted(job_id: String, warnings: Vec<Warning>, replayed: bool) -> (StatusCode, HeaderMap, Json<JobAccepted>) {
+    let mut headers = HeaderMap::new();
     if let Ok(location) = HeaderValue::from_str(&format!("/rest/v1/jobs/{job_id}")) {
-        response.headers_mut().insert(header::LOCATION, location);
+        headers.insert(header::LOCATION, location);
     }
     if replayed {
-        response.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
+        headers.insert("idempotent-replayed", HeaderValue::from_static("true"));
     }
-    response
+    let body = JobAccepted {
+        meta: JobMeta { job_id: job_id.clone() },
+        job_id,
+        warnings: (!warnings.is_empty()).then_some(warnings),
+    };
+    (StatusCode::ACCEPTED, headers, Json(body))
+}
+
+/// Where the job's events are pushed: the request's endpoint whole, else the account's
+/// default whole (never a mix: docs/callbacks.md#which-endpoint), with the body's meta fixed now.
+fn callback_setup(state: &AppState, account: &Account, summary: &JobSummary) -> Option<CallbackSetup> {
+    let endpoint = match &summary.callback {
+        Some(e) => Endpoint { url: e.url.clone(), headers: e.headers.clone(), basic_auth: e.basic_auth.clone() },
+        None => state.default_callbacks.get(&account.name)?.clone(),
+    };
+    Some(CallbackSetup {
+        endpoint,
+        customer_no: account.customer_no.clone(),
+        reference_job: summary.reference_job.clone(),
+        cost_center: summary.cost_center.clone(),
+        campaign_id: summary.campaign_id.clone(),
+        from: summary.sender.address.clone(),
+        mime_from: (!summary.header_from.address.eq_ignore_ascii_case(&summary.sender.address))
+            .then(|| summary.header_from.address.clone()),
+    })
 }
 
 /// `GET /rest/v1/jobs/{jobId}`.
@@ -367,85 +362,70 @@ fn accepted(job_id: &str, warnings: Vec<Value>, replayed: bool) -> Response {
 pub(crate) async fn status(
     State(state): State<Arc<AppState>>,
     Path(job_id): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    let account = match authenticate(&state, &headers).await {
-        Ok(a) => a,
-        Err(response) => return response,
-    };
-    let report = match state.store.job_status(&account.name, &job_id).await {
-        Ok(Some(report)) => report,
-        // Another account's job looks exactly like no job (DESIGN §2: 404, never 403).
-        Ok(None) => return error(StatusCode::NOT_FOUND, "NOT_FOUND", format!("no job {job_id:?} in this account")),
-        Err(e) => {
-            tracing::error!(error = %e, "cannot read a job");
-            return unavailable("STORE_UNAVAILABLE", "the job store is unavailable", 5);
-        }
-    };
-    let recipients: Vec<Value> = report
+    account: Account,
+) -> Result<Json<StatusReport>, ApiError> {
+    match state.store.job_status(&account.name, &job_id).await {
+        Ok(Some(report)) => Ok(Json(status_report(report))),
+        // Another account's job looks exactly like no job (404, never 403:
+        // docs/service.md#what-a-submission-is-promised).
+        Ok(None) => Err(no_such_job(&job_id)),
+        Err(e) => Err(ApiError::store_unavailable("the job store is unavailable", "cannot read a job", e)),
+    }
+}
+
+fn no_such_job(job_id: &str) -> ApiError {
+    ApiError::not_found(format!("no job {job_id:?} in this account"))
+}
+
+/// The status report of a stored job (docs/service.md#status-report).
+fn status_report(report: JobStatus) -> StatusReport {
+    let recipients = report
         .recipients
-        .iter()
-        .map(|r| {
-            let (status, sub_status) = r.status.status_codes();
-            json!({
-                "block": r.block,
-                "email": r.address,
-                "type": match r.role { Role::To => "TO", Role::Cc => "CC", Role::Bcc => "BCC" },
-                "reference": r.reference,
-                "status": status,
-                "subStatus": sub_status,
-                "detail": r.detail,
-                "lastReply": r.reply,
-                "passwordMail": r.password.reported(),
-                "updatedTs": rfc3339_ms(r.updated_ms),
-            })
+        .into_iter()
+        .map(|r| RecipientReport {
+            block: r.block,
+            email: r.address,
+            role: Name::new(r.role),
+            reference: r.reference,
+            status: Name::new(r.status),
+            sub_status: Name::new(r.status),
+            detail: r.detail,
+            last_reply: r.reply,
+            password_mail: Name::shown(r.password),
+            updated_ts: rfc3339_ms(r.updated_ms),
         })
         .collect();
-    let events: Vec<Value> = report
+    let events = report
         .events
-        .iter()
-        .map(|e| {
-            let code = e.kind.retarus();
-            let (phase, st, ty, sub) = (code.phase, code.state, code.kind, code.sub_type);
-            json!({
-                "seq": e.seq,
-                "block": e.block,
-                "email": e.recipient,
-                "phase": phase,
-                "state": st,
-                "type": ty,
-                "subType": sub,
-                "ts": rfc3339_ms(e.ts_ms),
-                "description": e.description,
-                "tag": tag(&report.id, e.seq),
-                "notification": e.notification.as_ref().map(|n| json!({
-                    "state": match n.state {
-                        PostState::Pending => "PENDING",
-                        PostState::Delivered => "DELIVERED",
-                        PostState::Failed => "FAILED",
-                    },
-                    "tries": n.tries,
-                    "httpStatus": n.http_status,
-                    "error": n.error,
-                })),
-            })
+        .into_iter()
+        .map(|e| JobEvent {
+            tag: tag(&report.id, e.seq),
+            seq: e.seq,
+            block: e.block,
+            email: e.recipient,
+            phase: Name::new(e.kind),
+            state: Name::new(e.kind),
+            kind: Name::new(e.kind),
+            sub_type: Name::new(e.kind),
+            ts: rfc3339_ms(e.ts_ms),
+            description: e.description,
+            notification: e.notification.map(|n| CallbackDelivery {
+                state: n.state.into(),
+                tries: n.tries,
+                http_status: n.http_status,
+                error: n.error,
+            }),
         })
         .collect();
-    let state_name = match report.state {
-        JobState::Queued => "QUEUED",
-        JobState::Finished => "FINISHED",
-        JobState::Delivering => "IN_PROGRESS",
-    };
-    let body = json!({
-        "jobId": report.id,
-        "meta": { "jobId": report.id },
-        "state": state_name,
-        "receivedTs": rfc3339_ms(report.received_ms),
-        "finishedTs": report.finished_ms.map(rfc3339_ms),
-        "recipients": recipients,
-        "events": events,
-    });
-    (StatusCode::OK, axum::Json(body)).into_response()
+    StatusReport {
+        meta: JobMeta { job_id: report.id.clone() },
+        job_id: report.id,
+        state: report.state.into(),
+        received_ts: rfc3339_ms(report.received_ms),
+        finished_ts: report.finished_ms.map(rfc3339_ms),
+        recipients,
+        events,
+    }
 }
 
 /// `DELETE /rest/v1/jobs/{jobId}`: erases a finished job ([`sealmail_store::retention`]).
@@ -481,32 +461,96 @@ pub(crate) async fn status(
 pub(crate) async fn delete(
     State(state): State<Arc<AppState>>,
     Path(job_id): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    let account = match authenticate(&state, &headers).await {
-        Ok(a) => a,
-        Err(response) => return response,
-    };
+    account: Account,
+) -> Result<StatusCode, ApiError> {
     match state.store.delete_job(&account.name, &job_id).await {
         Ok(DeleteOutcome::Deleted) => {
             state.metrics.jobs_purged(1);
             tracing::info!(job_id, account = %account.name, "job erased at its account's request");
-            StatusCode::NO_CONTENT.into_response()
+            Ok(StatusCode::NO_CONTENT)
         }
-        // Another account's job looks exactly like no job (DESIGN §2: 404, never 403).
-        Ok(DeleteOutcome::NotFound) => {
-            error(StatusCode::NOT_FOUND, "NOT_FOUND", format!("no job {job_id:?} in this account"))
-        }
-        Ok(DeleteOutcome::NotFinished) => error(
-            StatusCode::CONFLICT,
-            "JOB_NOT_FINISHED",
+        // Another account's job looks exactly like no job (404, never 403:
+        // docs/service.md#what-a-submission-is-promised).
+        Ok(DeleteOutcome::NotFound) => Err(no_such_job(&job_id)),
+        Ok(DeleteOutcome::NotFinished) => Err(ApiError::new(
+            ErrorCode::JobNotFinished,
             format!(
                 "job {job_id:?} is still in progress (its mail may still be waiting to go out); delete it once it is FINISHED"
             ),
-        ),
-        Err(e) => {
-            tracing::error!(error = %e, "cannot delete a job");
-            unavailable("STORE_UNAVAILABLE", "the job store is unavailable", 5)
-        }
+        )),
+        Err(e) => Err(ApiError::store_unavailable("the job store is unavailable", "cannot delete a job", e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sealmail_store::{
+        DeliveryStatus, EventKind, NotificationState, PasswordState, PostState, RecipientStatus, StoredEvent,
+    };
+    use serde_json::json;
+
+    #[test]
+    fn a_status_report_has_the_codes_and_the_nulls_of_the_documented_shape() {
+        let id = "5d6c1f0e-3b2a-4c1d-8e9f-0a1b2c3d4e5f";
+        let recipient = |status, password| RecipientStatus {
+            block: 0,
+            address: "max@recipient.example".into(),
+            role: Role::Cc,
+            reference: None,
+            status,
+            password,
+            reply: Some("550 5.1.1 User unknown".into()),
+            detail: Some("5.1.1".into()),
+            updated_ms: 1_000,
+        };
+        let event = |seq, kind, notification| StoredEvent {
+            seq,
+            block: 0,
+            recipient: "max@recipient.example".into(),
+            kind,
+            description: "d".into(),
+            ts_ms: 2_000,
+            notification,
+        };
+        let report = status_report(JobStatus {
+            id: id.into(),
+            received_ms: 0,
+            state: sealmail_store::JobState::Delivering,
+            finished_ms: None,
+            recipients: vec![
+                recipient(DeliveryStatus::Expired, PasswordState::None),
+                recipient(DeliveryStatus::Queued, PasswordState::Queued),
+            ],
+            events: vec![
+                event(1, EventKind::PasswordMailNotTriggered, None),
+                event(
+                    2,
+                    EventKind::Deferred,
+                    Some(NotificationState { state: PostState::Failed, tries: 3, http_status: Some(500), error: None }),
+                ),
+            ],
+        });
+        let body = serde_json::to_value(report).unwrap();
+        assert_eq!(body["state"], "IN_PROGRESS");
+        assert_eq!(body["finishedTs"], json!(null));
+        assert_eq!(body["meta"], json!({ "jobId": id }));
+        let r = &body["recipients"];
+        assert_eq!(
+            (&r[0]["type"], &r[0]["status"], &r[0]["subStatus"]),
+            (&json!("CC"), &json!("ERROR"), &json!("BOUNCED"))
+        );
+        assert_eq!((&r[0]["passwordMail"], &r[0]["reference"]), (&json!(null), &json!(null)));
+        assert_eq!((&r[1]["status"], &r[1]["passwordMail"]), (&json!("PENDING"), &json!("PENDING")));
+        assert_eq!(r[0]["updatedTs"], "1970-01-01T00:00:01.000Z");
+        let e = &body["events"];
+        assert_eq!(
+            [&e[0]["phase"], &e[0]["state"], &e[0]["type"], &e[0]["subType"]],
+            ["TRIGGER", "POST_DELIVERY", "PASSWORD_MAIL", "NOT_TRIGGERED"]
+        );
+        assert_eq!(e[0]["notification"], json!(null));
+        assert_eq!(e[1]["tag"], format!("{id}.2"));
+        assert_eq!(e[1]["notification"], json!({ "state": "FAILED", "tries": 3, "httpStatus": 500, "error": null }));
+        assert_eq!(e[1]["subType"], "SOFT_BOUNCE");
     }
 }

@@ -1,11 +1,13 @@
-//! The REST API (DESIGN §2): `POST /rest/v1/jobs`, `GET /rest/v1/jobs/{jobId}`, `/healthz`,
-//! `/readyz`; the browser encryption preview at `/preview/`; and the API's own OpenAPI
-//! document (`/openapi.json`) with its readable page (`/docs`). Handlers do HTTP only;
-//! validation is the component's, storage the store's.
+//! The REST API (docs/service.md#the-api): the job and suppression routes, `/healthz`,
+//! `/readyz`, `/metrics`; the browser encryption preview at `/preview/`; and the API's own
+//! OpenAPI document (`/openapi.json`) with its readable page (`/docs`). Handlers do HTTP
+//! only; validation is the component's, storage the store's.
 //!
 //! Every route is registered in `routes()` through utoipa-axum's `OpenApiRouter`, which
 //! hands the same table to axum and to the OpenAPI document: a route cannot be served
-//! without being documented. Anything else is the fallback's `404`.
+//! without being documented. Anything else is the fallback's `404`. Handlers take an
+//! authenticated [`accounts::Account`] as an extractor (`auth`), answer typed bodies
+//! ([`openapi::responses`]) and fail with an [`error::ApiError`].
 
 #![warn(missing_docs)]
 
@@ -14,6 +16,7 @@ mod auth;
 pub mod config;
 pub mod connections;
 pub mod docs;
+pub mod error;
 mod health;
 mod jobs;
 pub mod openapi;
@@ -22,21 +25,20 @@ mod slow;
 mod suppressions;
 pub mod throttle;
 pub mod tls;
+pub mod vocabulary;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
 use axum::Router;
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
 use tokio::sync::Notify;
 use utoipa::OpenApi as _;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::accounts::{Accounts, RateLimits};
+use crate::error::ApiError;
 use sealmail_callbacks::Endpoint;
 use sealmail_callbacks::ssrf::AddressPolicy;
 use sealmail_clamav::Scanners;
@@ -103,27 +105,7 @@ pub(crate) fn routes() -> OpenApiRouter<Arc<AppState>> {
         .routes(routes!(docs::page))
 }
 
-async fn not_found() -> Response {
-    error(StatusCode::NOT_FOUND, "NOT_FOUND", "no such resource")
-}
-
-/// An error response: `{"code": ..., "message": ...}`.
-pub(crate) fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
-    error_with(status, code, message, Value::Null)
-}
-
-/// An error response with extra fields (merged into the object).
-pub(crate) fn error_with(status: StatusCode, code: &str, message: impl Into<String>, extra: Value) -> Response {
-    let mut body = json!({ "code": code, "message": message.into() });
-    if let (Value::Object(b), Value::Object(e)) = (&mut body, extra) {
-        b.extend(e);
-    }
-    (status, axum::Json(body)).into_response()
-}
-
-/// `503` with `Retry-After` (seconds).
-pub(crate) fn unavailable(code: &str, message: impl Into<String>, retry_after_secs: u32) -> Response {
-    let mut r = error(StatusCode::SERVICE_UNAVAILABLE, code, message);
-    r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
-    r
+/// The answer to every request no route serves.
+async fn not_found() -> ApiError {
+    ApiError::not_found("no such resource")
 }

@@ -13,6 +13,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 
 use super::openapi::responses;
+use crate::error::{ApiError, ErrorCode};
 
 include!(concat!(env!("OUT_DIR"), "/preview_assets.rs"));
 
@@ -58,7 +59,7 @@ pub(crate) async fn redirect() -> Redirect {
             (`cargo xtask build-web` builds it).", body = responses::ErrorBody),
     )
 )]
-pub(crate) async fn index() -> Response {
+pub(crate) async fn index() -> Result<Response, ApiError> {
     asset("index.html")
 }
 
@@ -92,20 +93,19 @@ pub(crate) async fn index() -> Response {
             body = responses::ErrorBody),
     )
 )]
-pub(crate) async fn file(Path(path): Path<String>) -> Response {
+pub(crate) async fn file(Path(path): Path<String>) -> Result<Response, ApiError> {
     asset(&path)
 }
 
-fn asset(path: &str) -> Response {
+fn asset(path: &str) -> Result<Response, ApiError> {
     if PREVIEW_ASSETS.is_empty() {
-        return super::error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "PREVIEW_NOT_BUILT",
+        return Err(ApiError::new(
+            ErrorCode::PreviewNotBuilt,
             "this server was built without the preview page: run `cargo xtask build-web` (needs Node.js), then rebuild",
-        );
+        ));
     }
     let Some((_, bytes)) = PREVIEW_ASSETS.iter().find(|(name, _)| *name == path) else {
-        return super::error(StatusCode::NOT_FOUND, "NOT_FOUND", "no such file in the preview");
+        return Err(ApiError::not_found("no such file in the preview"));
     };
     let mut response = (StatusCode::OK, *bytes).into_response();
     let headers = response.headers_mut();
@@ -115,7 +115,7 @@ fn asset(path: &str) -> Response {
     headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     // The embedded files change only with the binary.
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    response
+    Ok(response)
 }
 
 fn content_type(path: &str) -> &'static str {

@@ -4,17 +4,18 @@
 
 use std::sync::Arc;
 
+use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
+use axum::http::StatusCode;
 
-use super::auth::authenticate;
+use super::AppState;
 use super::openapi::responses::{ErrorBody, SuppressionEntry, SuppressionList};
-use super::{AppState, error, unavailable};
+use crate::accounts::Account;
+use crate::error::ApiError;
+use crate::vocabulary::Name;
 use sealmail_core::clock::now_ms;
 use sealmail_core::clock::rfc3339_ms;
-use sealmail_store::Suppression;
+use sealmail_store::{StoreError, Suppression};
 
 /// `GET /rest/v1/suppressions`.
 #[utoipa::path(
@@ -37,18 +38,12 @@ use sealmail_store::Suppression;
             headers(("Retry-After" = u32, description = "Seconds to wait before retrying."))),
     )
 )]
-pub(crate) async fn list(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
-    let account = match authenticate(&state, &headers).await {
-        Ok(a) => a,
-        Err(response) => return response,
-    };
-    match state.store.suppressions(&account.name, now_ms()).await {
-        Ok(entries) => {
-            let list: Vec<Value> = entries.iter().map(entry).collect();
-            (StatusCode::OK, axum::Json(json!({ "suppressions": list }))).into_response()
-        }
-        Err(e) => store_unavailable(&e),
-    }
+pub(crate) async fn list(
+    State(state): State<Arc<AppState>>,
+    account: Account,
+) -> Result<Json<SuppressionList>, ApiError> {
+    let entries = state.store.suppressions(&account.name, now_ms()).await.map_err(store_unavailable)?;
+    Ok(Json(SuppressionList { suppressions: entries.iter().map(entry).collect() }))
 }
 
 /// `GET /rest/v1/suppressions/{email}`.
@@ -67,17 +62,15 @@ pub(crate) async fn list(State(state): State<Arc<AppState>>, headers: HeaderMap)
         (status = 503, description = "`STORE_UNAVAILABLE`: retry after `Retry-After`.", body = ErrorBody),
     )
 )]
-pub(crate) async fn one(State(state): State<Arc<AppState>>, Path(email): Path<String>, headers: HeaderMap) -> Response {
-    let account = match authenticate(&state, &headers).await {
-        Ok(a) => a,
-        Err(response) => return response,
-    };
-    match state.store.suppressions(&account.name, now_ms()).await {
-        Ok(entries) => match entries.iter().find(|s| s.address.eq_ignore_ascii_case(&email)) {
-            Some(s) => (StatusCode::OK, axum::Json(entry(s))).into_response(),
-            None => not_listed(&email),
-        },
-        Err(e) => store_unavailable(&e),
+pub(crate) async fn one(
+    State(state): State<Arc<AppState>>,
+    Path(email): Path<String>,
+    account: Account,
+) -> Result<Json<SuppressionEntry>, ApiError> {
+    let entries = state.store.suppressions(&account.name, now_ms()).await.map_err(store_unavailable)?;
+    match entries.iter().find(|s| s.address.eq_ignore_ascii_case(&email)) {
+        Some(s) => Ok(Json(entry(s))),
+        None => Err(not_listed(&email)),
     }
 }
 
@@ -102,35 +95,29 @@ pub(crate) async fn one(State(state): State<Arc<AppState>>, Path(email): Path<St
 pub(crate) async fn remove(
     State(state): State<Arc<AppState>>,
     Path(email): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    let account = match authenticate(&state, &headers).await {
-        Ok(a) => a,
-        Err(response) => return response,
-    };
-    match state.store.remove_suppression(&account.name, &email).await {
-        Ok(true) => StatusCode::NO_CONTENT.into_response(),
-        Ok(false) => not_listed(&email),
-        Err(e) => store_unavailable(&e),
+    account: Account,
+) -> Result<StatusCode, ApiError> {
+    match state.store.remove_suppression(&account.name, &email).await.map_err(store_unavailable)? {
+        true => Ok(StatusCode::NO_CONTENT),
+        false => Err(not_listed(&email)),
     }
 }
 
-fn entry(s: &Suppression) -> Value {
-    json!({
-        "email": s.address,
-        "reason": s.reason.as_str(),
-        "detail": s.detail,
-        "jobId": s.job_id,
-        "createdTs": rfc3339_ms(s.created_ms),
-        "untilTs": rfc3339_ms(s.until_ms),
-    })
+fn entry(s: &Suppression) -> SuppressionEntry {
+    SuppressionEntry {
+        email: s.address.clone(),
+        reason: Name::new(s.reason),
+        detail: s.detail.clone(),
+        job_id: s.job_id.clone(),
+        created_ts: rfc3339_ms(s.created_ms),
+        until_ts: rfc3339_ms(s.until_ms),
+    }
 }
 
-fn not_listed(email: &str) -> Response {
-    error(StatusCode::NOT_FOUND, "NOT_FOUND", format!("{email:?} is not on this account's suppression list"))
+fn not_listed(email: &str) -> ApiError {
+    ApiError::not_found(format!("{email:?} is not on this account's suppression list"))
 }
 
-fn store_unavailable(e: &sealmail_store::StoreError) -> Response {
-    tracing::error!(error = %e, "cannot read the suppression list");
-    unavailable("STORE_UNAVAILABLE", "the store is unavailable", 5)
+fn store_unavailable(e: StoreError) -> ApiError {
+    ApiError::store_unavailable("the store is unavailable", "cannot read the suppression list", e)
 }

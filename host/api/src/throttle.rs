@@ -31,11 +31,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 
-use super::{AppState, error};
+use super::AppState;
+use crate::error::{ApiError, ErrorCode};
 
 /// Most counters per table. An entry is ~100 bytes, so both tables stay under ~10 MB however
 /// many addresses or names a flood uses; an evicted counter only means that client starts
@@ -234,14 +235,13 @@ pub(crate) async fn guard(State(state): State<Arc<AppState>>, request: Request, 
 /// `429 AUTH_THROTTLED` with `Retry-After` in whole seconds, rounded up.
 fn throttled(wait: Duration) -> Response {
     let secs = wait.as_millis().div_ceil(1000).max(1);
-    let secs = u32::try_from(secs).unwrap_or(u32::MAX);
-    let mut r = error(
-        StatusCode::TOO_MANY_REQUESTS,
-        "AUTH_THROTTLED",
+    let secs = u64::try_from(secs).unwrap_or(u64::MAX);
+    ApiError::new(
+        ErrorCode::AuthThrottled,
         format!("too many failed authentications from this client or for this account; retry in {secs} s"),
-    );
-    r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
-    r
+    )
+    .retry_after(secs)
+    .into_response()
 }
 
 #[cfg(test)]

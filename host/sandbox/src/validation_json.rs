@@ -1,54 +1,31 @@
-//! The JSON form of validation results, as printed by `sealmail validate --json` and
-//! (later) returned by the REST API's `400` bodies. Field names are camelCase like the
-//! JobRequest itself; kinds are the WIT case names (`invalid-address`, `ignored-key`).
+//! The JSON form of validation results, as printed by `sealmail validate --json` (and
+//! compared with the browser's by `web/tests/node-embedding.mjs`, byte for byte). Field
+//! names are camelCase like the JobRequest itself; kinds are the WIT case names
+//! (`invalid-address`, `ignored-key`) and strengths the request format's (`very_high`), all
+//! from [`sealmail_core::vocabulary`]: this module writes no name of its own. The REST API's
+//! `400` and `202` bodies are typed (`sealmail_api::openapi::responses`) and checked against
+//! [`problem`] and [`warning`] by its tests.
 
 use serde_json::{Value, json};
 
 use crate::library::{JobSummary, Problem, ProblemKind, Warning, WarningKind};
 use sealmail_core::bindings::{password::Strength, validation::Mailbox};
+use sealmail_core::vocabulary::WitEnum;
 
-/// The WIT name of a problem kind.
+/// The WIT name of a problem kind (`invalid-address`), from the WIT ([`WitEnum::wit_name`]).
 pub fn problem_kind_name(k: ProblemKind) -> &'static str {
-    use ProblemKind as K;
-    match k {
-        K::MalformedJson => "malformed-json",
-        K::NotUtf8 => "not-utf8",
-        K::TooLarge => "too-large",
-        K::DuplicateKey => "duplicate-key",
-        K::Missing => "missing",
-        K::NullValue => "null-value",
-        K::EmptyValue => "empty-value",
-        K::WrongType => "wrong-type",
-        K::TooLong => "too-long",
-        K::TooMany => "too-many",
-        K::InvalidValue => "invalid-value",
-        K::InvalidAddress => "invalid-address",
-        K::InvalidEncoding => "invalid-encoding",
-        K::HeaderInjection => "header-injection",
-        K::InvalidHeaderName => "invalid-header-name",
-        K::InvalidUrl => "invalid-url",
-        K::Unsupported => "unsupported",
-        K::RuleViolation => "rule-violation",
-    }
+    k.wit_name()
 }
 
-/// The WIT name of a warning kind.
+/// The WIT name of a warning kind (`ignored-key`), from the WIT ([`WitEnum::wit_name`]).
 pub fn warning_kind_name(k: WarningKind) -> &'static str {
-    match k {
-        WarningKind::IgnoredKey => "ignored-key",
-        WarningKind::IgnoredValue => "ignored-value",
-        WarningKind::Alias => "alias",
-    }
+    k.wit_name()
 }
 
-/// The request-format name of a strength (`very_high`).
+/// The request-format name of a strength (`very_high`), from the WIT
+/// ([`WitEnum::snake_name`]).
 pub fn strength_name(s: Strength) -> &'static str {
-    match s {
-        Strength::Medium => "medium",
-        Strength::High => "high",
-        Strength::VeryHigh => "very_high",
-        Strength::Maximum => "maximum",
-    }
+    s.snake_name()
 }
 
 fn mailbox(m: &Mailbox) -> Value {

@@ -13,6 +13,11 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 use utoipa::ToSchema;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+
+use sealmail_core::bindings::password::Strength;
+use sealmail_core::vocabulary::WitEnum;
 
 /// A JobRequest: one mail, sent as one message per recipient block. A present key must
 /// carry a value (`null` and blank strings are refused); unknown keys are accepted with an
@@ -134,22 +139,31 @@ pub struct PasswordSettings {
     pub strength: Option<PasswordStrength>,
 }
 
-/// Password strengths (DESIGN §3.6): `medium` 8 characters, `high` 10, `very_high` 15,
-/// `maximum` 20. `strong` is read as `very_high` (warning `alias`).
-#[derive(ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum PasswordStrength {
-    /// 8 characters.
-    Medium,
-    /// 10 characters.
-    High,
-    /// 15 characters (the default).
-    VeryHigh,
-    /// 20 characters.
-    Maximum,
-    /// Read as `very_high`.
-    Strong,
+/// Password strengths: the cases of `strength` in `wit/password.wit` by their request-format
+/// names, and `strong`, Retarus' name that sealmail reads as `very_high` (warning `alias`).
+pub struct PasswordStrength;
+
+impl PasswordStrength {
+    /// The alias, and what it is read as.
+    const ALIAS: (&str, Strength) = ("strong", Strength::VeryHigh);
 }
+
+impl utoipa::PartialSchema for PasswordStrength {
+    fn schema() -> RefOr<Schema> {
+        let (alias, read_as) = Self::ALIAS;
+        let names: Vec<&str> = Strength::CASES.iter().map(|c| c.snake).chain([alias]).collect();
+        let cases: Vec<String> = Strength::CASES.iter().map(|c| format!("`{}`: {}", c.snake, c.docs)).collect();
+        let description = format!(
+            "{} {} `{alias}`: read as `{}` (warning `alias`).",
+            Strength::DOCS,
+            cases.join(" "),
+            read_as.snake_name()
+        );
+        ObjectBuilder::new().schema_type(Type::String).enum_values(Some(names)).description(Some(description)).into()
+    }
+}
+
+impl ToSchema for PasswordStrength {}
 
 /// `/mail`: the sender and the headers of every message.
 #[derive(ToSchema)]

@@ -5,8 +5,9 @@
 //! document is what that router collected (`split_for_parts`), completed here with what no
 //! handler describes: the title, the HTTP Basic security scheme, the tags and the callback
 //! POST as a webhook. A route cannot be served without being documented, and the unit test
-//! below pins the list. The schemas of the bodies are in [`job_request`] (what clients send)
-//! and [`responses`] (what they get back).
+//! below pins the list. The schemas of the bodies are in [`job_request`] (what clients send,
+//! schema only: the component judges requests) and [`responses`] (what they get back: the
+//! types the handlers serialize).
 
 pub mod callbacks;
 pub mod job_request;

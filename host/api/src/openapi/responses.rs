@@ -1,21 +1,32 @@
-//! The bodies the API answers with, as schema types for the OpenAPI document.
+//! The bodies the API answers with: each type here is what a handler serializes and what the
+//! OpenAPI document describes, so an answer and its description cannot drift apart. Objects
+//! are closed (`additionalProperties: false`, from `deny_unknown_fields`) and
+//! `tests/tests/openapi.rs` validates real answers of the server against their schemas.
 //!
-//! The handlers build these bodies with `serde_json::json!` (`jobs.rs`, `health.rs`,
-//! `mod.rs`); these types describe them and are never serialized. Objects are closed
-//! (`additionalProperties: false`), so `tests/tests/openapi.rs`, which validates real answers
-//! of the server against these schemas, fails when a handler and its description drift apart.
+//! The names of the WIT's enums (problem kinds, statuses, event codes, …) are
+//! [`crate::vocabulary`]'s, derived from the WIT; the host's own (job and callback states)
+//! are the enums here.
 
+use serde::Serialize;
 use utoipa::ToSchema;
+
+use crate::error::ErrorCode;
+use crate::vocabulary::{
+    DeliveryStatus, DeliverySubStatus, EventPhase, EventState, EventSubType, EventType, Name, PasswordMailState,
+    ProblemKind, ProblemKindCase, RecipientType, SuppressionReason, WarningKind,
+};
+use sealmail_core::bindings::validation;
+use sealmail_store::PostState;
 
 /// An error: a stable code clients may branch on, and a sentence for people. Every answer
 /// of 401, 404, 409, 413, 415, 500 and 503 from the job routes has this shape (the codes are
 /// listed at each response).
-#[derive(ToSchema)]
+#[derive(Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ErrorBody {
     /// The code, e.g. `UNAUTHORIZED`, `NOT_FOUND`, `QUEUE_FULL`.
-    #[schema(pattern = "^[A-Z][A-Z_]*$", example = "NOT_FOUND")]
-    pub code: String,
+    #[schema(value_type = String, pattern = "^[A-Z][A-Z_]*$", example = "NOT_FOUND")]
+    pub code: ErrorCode,
     /// What went wrong, in words.
     #[schema(example = "no such resource")]
     pub message: String,
@@ -23,32 +34,40 @@ pub struct ErrorBody {
 
 /// A `400`: the JobRequest breaks rules (`INVALID_REQUEST`, with every problem), or the
 /// `Idempotency-Key` header is unusable (`INVALID_IDEMPOTENCY_KEY`, without problems).
-#[derive(ToSchema)]
+#[derive(Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BadRequest {
     /// Which of the two.
-    pub code: BadRequestCode,
+    #[schema(value_type = BadRequestCode)]
+    pub code: ErrorCode,
     /// A summary, e.g. `the JobRequest has 2 problem(s); each names its JSON path`.
     pub message: String,
     /// Every problem, sorted by path (array indices numerically); past 1,000 problems a
     /// final `too-many` entry at `""` says how many more there were. Present with
     /// `INVALID_REQUEST`.
     #[schema(nullable = false)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub problems: Option<Vec<Problem>>,
 }
 
-/// The codes of a `400`.
-#[derive(ToSchema)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum BadRequestCode {
-    /// The JobRequest breaks rules; `problems` lists them.
-    InvalidRequest,
-    /// `Idempotency-Key` is empty, longer than 255 characters or not visible ASCII.
-    InvalidIdempotencyKey,
+/// The codes of a `400`: those of [`ErrorCode`] whose status it is.
+pub struct BadRequestCode;
+
+impl utoipa::PartialSchema for BadRequestCode {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        let codes = ErrorCode::ALL.iter().filter(|c| c.status() == axum::http::StatusCode::BAD_REQUEST);
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .enum_values(Some(codes.map(|c| c.as_str())))
+            .description(Some("The codes of a `400`."))
+            .into()
+    }
 }
 
+impl ToSchema for BadRequestCode {}
+
 /// One thing wrong with a request (`wit/validation.wit`, record `problem`).
-#[derive(ToSchema)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Problem {
     /// Where: an RFC 6901 JSON Pointer into the request (`""` is the whole request).
@@ -61,66 +80,22 @@ pub struct Problem {
     pub message: String,
 }
 
-/// The kinds of problems: the cases of `problem-kind` in `wit/validation.wit`, and
-/// `refused-address`, the host's check of callback addresses. `malformed-json`: not valid
-/// JSON (line and column in the message); `not-utf8`: the body is not UTF-8; `too-large`:
-/// larger than the limit; `duplicate-key`: an object has the same key twice; `missing`: a
-/// needed key is missing; `null-value`: a value is `null`; `empty-value`: a string is empty
-/// or white space; `wrong-type`: the wrong JSON type; `too-long`: a string longer than
-/// allowed; `too-many`: more items than allowed; `invalid-value`: outside the allowed set or
-/// form (the message lists what is allowed); `invalid-address`: not a valid RFC 5321 mailbox;
-/// `invalid-encoding`: content that does not decode as declared; `header-injection`: CR, LF or
-/// another control character in a header value; `invalid-header-name`: not a valid `X-`
-/// header name; `invalid-url`: not an absolute http/https URL; `unsupported`: a feature
-/// sealmail does not support (or a virus scan this server cannot do); `rule-violation`: a
-/// rule that spans fields; `refused-address`: a callback URL whose host is a literal address
-/// the server may not reach.
-#[derive(ToSchema)]
-#[serde(rename_all = "kebab-case")]
-pub enum ProblemKind {
-    /// Not valid JSON.
-    MalformedJson,
-    /// Not UTF-8.
-    NotUtf8,
-    /// Larger than the limit.
-    TooLarge,
-    /// A key twice in one object.
-    DuplicateKey,
-    /// A needed key is missing.
-    Missing,
-    /// `null`.
-    NullValue,
-    /// Empty or blank.
-    EmptyValue,
-    /// The wrong JSON type.
-    WrongType,
-    /// Too long.
-    TooLong,
-    /// Too many items.
-    TooMany,
-    /// Outside the allowed set or form.
-    InvalidValue,
-    /// Not a valid mailbox.
-    InvalidAddress,
-    /// Does not decode.
-    InvalidEncoding,
-    /// A control character in a header value.
-    HeaderInjection,
-    /// Not a valid `X-` header name.
-    InvalidHeaderName,
-    /// Not an absolute http/https URL.
-    InvalidUrl,
-    /// Not supported.
-    Unsupported,
-    /// A rule across fields.
-    RuleViolation,
-    /// A callback address the server may not reach.
-    RefusedAddress,
+impl Problem {
+    /// A problem the host finds beyond the component's validation, in the validator's shape.
+    pub fn new(path: &str, kind: ProblemKindCase, message: impl Into<String>) -> Self {
+        Self { path: path.to_owned(), kind: Name::new(kind), message: message.into() }
+    }
+}
+
+impl From<&validation::Problem> for Problem {
+    fn from(p: &validation::Problem) -> Self {
+        Self::new(&p.path, ProblemKindCase::Wit(p.kind), p.message.clone())
+    }
 }
 
 /// Something worth knowing about an accepted request (`wit/validation.wit`, record
 /// `warning`).
-#[derive(ToSchema)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Warning {
     /// An RFC 6901 JSON Pointer to the value concerned.
@@ -132,22 +107,14 @@ pub struct Warning {
     pub message: String,
 }
 
-/// The kinds of warnings: `ignored-key` (a key sealmail accepts but does not act on),
-/// `ignored-value` (a value sealmail ignores), `alias` (a value accepted for compatibility,
-/// e.g. password type `strong`).
-#[derive(ToSchema)]
-#[serde(rename_all = "kebab-case")]
-pub enum WarningKind {
-    /// A key sealmail does not act on.
-    IgnoredKey,
-    /// A value sealmail ignores.
-    IgnoredValue,
-    /// An alias.
-    Alias,
+impl From<&validation::Warning> for Warning {
+    fn from(w: &validation::Warning) -> Self {
+        Self { path: w.path.clone(), kind: Name::new(w.kind), message: w.message.clone() }
+    }
 }
 
 /// A `202`: the job is stored durably (fsync'd) and will be processed.
-#[derive(ToSchema)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct JobAccepted {
     /// The job's id (for `GET /rest/v1/jobs/{jobId}` and in every callback).
@@ -157,11 +124,12 @@ pub struct JobAccepted {
     pub meta: JobMeta,
     /// What did not stop the request; absent when there is nothing to say.
     #[schema(nullable = false)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub warnings: Option<Vec<Warning>>,
 }
 
 /// `meta` of a job answer.
-#[derive(ToSchema)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct JobMeta {
     /// The job's id.
@@ -170,7 +138,7 @@ pub struct JobMeta {
 }
 
 /// The status report of a job: its state, each recipient's delivery and every event so far.
-#[derive(ToSchema)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct StatusReport {
     /// The job's id.
@@ -193,7 +161,7 @@ pub struct StatusReport {
 }
 
 /// Where a job stands.
-#[derive(ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum JobState {
     /// Stored, not taken by a worker yet.
@@ -204,8 +172,18 @@ pub enum JobState {
     Finished,
 }
 
+impl From<sealmail_store::JobState> for JobState {
+    fn from(stored: sealmail_store::JobState) -> Self {
+        match stored {
+            sealmail_store::JobState::Queued => Self::Queued,
+            sealmail_store::JobState::Delivering => Self::InProgress,
+            sealmail_store::JobState::Finished => Self::Finished,
+        }
+    }
+}
+
 /// One recipient of one block.
-#[derive(ToSchema)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RecipientReport {
     /// The index of the recipient block in `/recipients`.
@@ -239,63 +217,8 @@ pub struct RecipientReport {
     pub updated_ts: String,
 }
 
-/// The role of a recipient.
-#[derive(ToSchema)]
-#[serde(rename_all = "UPPERCASE")]
-pub enum RecipientType {
-    /// `to`.
-    To,
-    /// `cc`.
-    Cc,
-    /// `bcc`.
-    Bcc,
-}
-
-/// A recipient's delivery status.
-#[derive(ToSchema)]
-#[serde(rename_all = "UPPERCASE")]
-pub enum DeliveryStatus {
-    /// Not resolved yet.
-    Pending,
-    /// Delivered.
-    Ok,
-    /// Bounced or dropped.
-    Error,
-}
-
-/// The detail of a delivery status: `QUEUED` and `DEFERRED` with `PENDING`, `DELIVERED` with
-/// `OK`, `BOUNCED` and `DROPPED` with `ERROR`.
-#[derive(ToSchema)]
-#[serde(rename_all = "UPPERCASE")]
-pub enum DeliverySubStatus {
-    /// Waiting for its first try.
-    Queued,
-    /// A try failed temporarily; retried.
-    Deferred,
-    /// The next hop accepted the message.
-    Delivered,
-    /// Refused for good, or still undelivered after the queue lifetime.
-    Bounced,
-    /// Dropped before delivery (e.g. a virus).
-    Dropped,
-}
-
-/// The password mail of a recipient of a secure message.
-#[derive(ToSchema)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum PasswordMailState {
-    /// Waiting for the original's delivery, or queued.
-    Pending,
-    /// Delivered.
-    Ok,
-    /// Refused or expired.
-    Failed,
-    /// Never sent: the original was not delivered.
-    NotTriggered,
-}
-
 /// One event of a job (the table in `docs/service.md` lists when each happens).
-#[derive(ToSchema)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct JobEvent {
     /// The sequence number: strictly increasing in commit order.
@@ -328,86 +251,8 @@ pub struct JobEvent {
     pub notification: Option<CallbackDelivery>,
 }
 
-/// Event phases.
-#[derive(ToSchema)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum EventPhase {
-    /// Before processing: a recipient dropped because of the suppression list.
-    PreProcess,
-    /// Scanning, sealing, rendering.
-    Process,
-    /// Delivery.
-    Deliver,
-    /// The password mail.
-    Trigger,
-}
-
-/// Event states.
-#[derive(ToSchema)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum EventState {
-    /// The first event.
-    Initial,
-    /// More follow.
-    Intermediate,
-    /// The last event of its phase.
-    Finished,
-    /// After delivery (password mail).
-    PostDelivery,
-}
-
-/// Event types.
-#[derive(ToSchema)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum EventType {
-    /// Processing started.
-    Started,
-    /// Processed.
-    Processed,
-    /// Dropped.
-    Dropped,
-    /// Delivered.
-    Delivered,
-    /// Deferred.
-    Deferred,
-    /// Bounced.
-    Bounced,
-    /// About the password mail.
-    PasswordMail,
-}
-
-/// Event sub-types.
-#[derive(ToSchema)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum EventSubType {
-    /// The workflow took the job (after the scan).
-    ProcessingStarted,
-    /// No scanner, `allow_insecure_no_antivirus` (sealmail extension).
-    AntivirusSkipped,
-    /// Messages rendered (and sealed) and queued.
-    ProcessingFinished,
-    /// A scanner found something; the whole job is dropped.
-    VirusDetected,
-    /// The job could not be processed.
-    ProcessingFailed,
-    /// The address bounced before and is on the account's suppression list.
-    PreviouslyBounced,
-    /// The account put the address on its suppression list.
-    Suppressed,
-    /// Delivered, or the password mail was delivered.
-    Ok,
-    /// Deferred, or still undelivered after the queue lifetime.
-    SoftBounce,
-    /// Refused (5xx).
-    HardBounce,
-    /// The password mail was refused or expired.
-    Failed,
-    /// The password mail was not sent: the original was not delivered.
-    NotTriggered,
-}
-
 /// Where an event's callback stands.
-#[derive(ToSchema)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CallbackDelivery {
     /// `PENDING` (waiting for its next try), `DELIVERED` (the endpoint answered 2xx) or
@@ -425,7 +270,7 @@ pub struct CallbackDelivery {
 }
 
 /// The states of a callback.
-#[derive(ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum CallbackState {
     /// Waiting for its (next) try.
@@ -436,8 +281,18 @@ pub enum CallbackState {
     Failed,
 }
 
+impl From<PostState> for CallbackState {
+    fn from(state: PostState) -> Self {
+        match state {
+            PostState::Pending => Self::Pending,
+            PostState::Delivered => Self::Delivered,
+            PostState::Failed => Self::Failed,
+        }
+    }
+}
+
 /// `GET /healthz`.
-#[derive(ToSchema)]
+#[derive(Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Health {
     /// Always `ok`.
@@ -445,7 +300,7 @@ pub struct Health {
 }
 
 /// The one value of `Health.status`.
-#[derive(ToSchema)]
+#[derive(Serialize, ToSchema)]
 pub enum HealthStatus {
     /// The process serves HTTP.
     #[serde(rename = "ok")]
@@ -453,7 +308,7 @@ pub enum HealthStatus {
 }
 
 /// `GET /readyz` when ready.
-#[derive(ToSchema)]
+#[derive(Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Ready {
     /// Always `ready`.
@@ -461,7 +316,7 @@ pub struct Ready {
 }
 
 /// The one value of `Ready.status`.
-#[derive(ToSchema)]
+#[derive(Serialize, ToSchema)]
 pub enum ReadyStatus {
     /// The store and every scanner answer.
     #[serde(rename = "ready")]
@@ -469,7 +324,7 @@ pub enum ReadyStatus {
 }
 
 /// `GET /readyz` when not ready.
-#[derive(ToSchema)]
+#[derive(Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NotReady {
     /// Always `not ready`.
@@ -479,7 +334,7 @@ pub struct NotReady {
 }
 
 /// The one value of `NotReady.status`.
-#[derive(ToSchema)]
+#[derive(Serialize, ToSchema)]
 pub enum NotReadyStatus {
     /// The store or a scanner does not answer.
     #[serde(rename = "not ready")]
@@ -487,7 +342,7 @@ pub enum NotReadyStatus {
 }
 
 /// An entry of the account's suppression list.
-#[derive(ToSchema)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SuppressionEntry {
     /// The address, lower-cased (entries match addresses case-insensitively).
@@ -510,20 +365,55 @@ pub struct SuppressionEntry {
     pub until_ts: String,
 }
 
-/// Why an address is listed.
-#[derive(ToSchema)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum SuppressionReason {
-    /// A permanent refusal.
-    HardBounce,
-    /// Expired undelivered.
-    SoftBounce,
-}
-
 /// The account's suppression list.
-#[derive(ToSchema)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SuppressionList {
     /// The entries in force, by address.
     pub suppressions: Vec<SuppressionEntry>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sealmail_core::vocabulary::WitEnum;
+    use sealmail_sandbox::validation_json;
+    use serde_json::json;
+
+    #[test]
+    fn problems_and_warnings_are_the_json_of_validate_json() {
+        // The `400`'s problems and the `202`'s warnings are what `sealmail validate --json`
+        // prints, for every kind.
+        for case in validation::ProblemKind::CASES {
+            let p = validation::Problem { path: "/a/0".into(), kind: case.value, message: "m".into() };
+            assert_eq!(serde_json::to_value(Problem::from(&p)).unwrap(), validation_json::problem(&p), "{}", case.name);
+        }
+        for case in validation::WarningKind::CASES {
+            let w = validation::Warning { path: "/b".into(), kind: case.value, message: "m".into() };
+            assert_eq!(serde_json::to_value(Warning::from(&w)).unwrap(), validation_json::warning(&w), "{}", case.name);
+        }
+        let refused = Problem::new("/notification/endPoint/url", ProblemKindCase::RefusedAddress, "loopback");
+        assert_eq!(
+            serde_json::to_value(refused).unwrap(),
+            json!({ "path": "/notification/endPoint/url", "kind": "refused-address", "message": "loopback" })
+        );
+    }
+
+    #[test]
+    fn absent_and_null_members_are_as_documented() {
+        let accepted = JobAccepted { job_id: "j".into(), meta: JobMeta { job_id: "j".into() }, warnings: None };
+        assert_eq!(serde_json::to_value(accepted).unwrap(), json!({ "jobId": "j", "meta": { "jobId": "j" } }));
+        let bad = BadRequest { code: ErrorCode::InvalidIdempotencyKey, message: "m".into(), problems: None };
+        assert_eq!(serde_json::to_value(bad).unwrap(), json!({ "code": "INVALID_IDEMPOTENCY_KEY", "message": "m" }));
+        let delivery = CallbackDelivery { state: PostState::Pending.into(), tries: 0, http_status: None, error: None };
+        assert_eq!(
+            serde_json::to_value(delivery).unwrap(),
+            json!({ "state": "PENDING", "tries": 0, "httpStatus": null, "error": null })
+        );
+        assert_eq!(
+            serde_json::to_value(NotReady { status: NotReadyStatus::NotReady, problems: vec![] }).unwrap()["status"],
+            "not ready"
+        );
+        assert_eq!(serde_json::to_value(JobState::from(sealmail_store::JobState::Delivering)).unwrap(), "IN_PROGRESS");
+    }
 }
