@@ -6,7 +6,7 @@
 //! data descriptor, a ZIP64 record, a CRC for an AE-2 entry or any method but 99: every entry
 //! is WinZip AES-256, AE-2 (docs/secure-documents.md#the-archive).
 
-use super::Compression;
+use super::entry::Compression;
 use super::timestamp::DosDateTime;
 
 /// "PK\x03\x04" (APPNOTE 4.3.7).

@@ -9,6 +9,7 @@
 //! - `names.rs`: sanitizing and de-duplicating entry names, normalizing the archive name.
 //! - [`compress`]: the store-or-deflate decision and the raw-DEFLATE encoder.
 //! - [`winzip_aes`]: key derivation, AES-256-CTR and the HMAC-SHA1 authentication code.
+//! - `entry.rs` and `error.rs`: what sealing reports, per file and when it fails.
 //! - `format.rs`: the byte layout of local headers, central directory and end record.
 //! - `timestamp.rs`: validation and MS-DOS packing of the entries' date and time.
 //!
@@ -16,6 +17,8 @@
 //! a ZIP64 record (sizes beyond 32 bits are refused instead), and must never panic on input.
 
 pub mod compress;
+mod entry;
+mod error;
 mod format;
 mod names;
 mod sealer;
@@ -24,69 +27,15 @@ pub mod winzip_aes;
 
 use rand::{CryptoRng, RngCore};
 
+pub use entry::{Compression, Entry};
+pub use error::SealError;
 pub use names::{archive_file_name, sanitize_entry_name};
-pub use sealer::Sealer;
+pub use sealer::{MAX_PASSWORD_BYTES, Sealer};
 pub use timestamp::Timestamp;
 
 /// The chunk size [`seal`] feeds to the [`Sealer`]: large enough to amortise per-call work,
 /// small enough to keep the deflate encoder's working set in cache.
 pub const SEAL_CHUNK_LEN: usize = 1024 * 1024;
-
-/// The longest password accepted, in bytes. The WinZip spec sets no limit; 128 bytes is far
-/// beyond any generated password (20 characters) and keeps PBKDF2's input bounded.
-pub const MAX_PASSWORD_BYTES: usize = 128;
-
-/// How an entry's data is stored inside the encryption (the "actual compression method" of
-/// the AES extra field).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Compression {
-    /// Raw DEFLATE (method 8): text and other compressible data.
-    Deflate,
-    /// No compression (method 0): already-compressed data, or data deflate could not shrink.
-    Store,
-}
-
-/// What was written for one file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Entry {
-    /// The entry name inside the archive, after sanitizing and de-duplication.
-    pub name: String,
-    /// The file's size in bytes.
-    pub size: u64,
-    /// The stored (compressed and encrypted) size in bytes, including the AES salt, password
-    /// verifier and authentication code.
-    pub stored_size: u64,
-    /// How the data was compressed before encryption.
-    pub compression: Compression,
-}
-
-/// Why sealing failed. All cases are caller mistakes; none depends on file content.
-#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
-pub enum SealError {
-    /// The password is empty or longer than [`MAX_PASSWORD_BYTES`].
-    #[error("the archive password must be 1 to 128 bytes long")]
-    InvalidPassword,
-    /// The timestamp is outside the MS-DOS range or not a real date/time; the text names the
-    /// field.
-    #[error("invalid archive timestamp: {0}")]
-    InvalidTimestamp(String),
-    /// The archive has no files.
-    #[error("an archive needs at least one file")]
-    NoFiles,
-    /// A file (the text is its entry name) is larger than a ZIP entry without ZIP64 can hold,
-    /// or would push the archive past the 4 GiB offsets a ZIP without ZIP64 can address.
-    #[error("file {0:?} is too large: without ZIP64 a file and the whole archive must stay below 4 GiB")]
-    FileTooLarge(String),
-    /// More files than the 65,535 entries a ZIP without ZIP64 can hold.
-    #[error("too many files: a ZIP archive without ZIP64 holds at most 65,535")]
-    TooManyFiles,
-    /// A [`Sealer`] method was called out of order; the text says what was expected.
-    #[error("sealer call out of order: {0}")]
-    OutOfOrder(String),
-    /// A bug: an encoder failure that no input can cause. The sealer is unusable after it.
-    #[error("internal error in the sealer, please report: {0}")]
-    Internal(String),
-}
 
 /// The result of sealing everything at once.
 #[derive(Debug, Clone, PartialEq, Eq)]

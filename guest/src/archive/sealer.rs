@@ -11,11 +11,16 @@ use rand::{CryptoRng, RngCore};
 use zeroize::Zeroizing;
 
 use super::compress::{self, RawDeflate};
+use super::entry::{Compression, Entry};
+use super::error::SealError;
 use super::format::{self, EntryRecord, MAX_32_BIT_FIELD, MAX_ENTRIES};
 use super::names::{EntryNames, archive_file_name};
 use super::timestamp::{DosDateTime, Timestamp};
 use super::winzip_aes::{AUTH_CODE_LEN, DerivedKeys, ENTRY_OVERHEAD, Encryptor, SALT_LEN};
-use super::{Compression, Entry, MAX_PASSWORD_BYTES, SealError};
+
+/// The longest password accepted, in bytes. The WinZip spec sets no limit; 128 bytes is far
+/// beyond any generated password (20 characters) and keeps PBKDF2's input bounded.
+pub const MAX_PASSWORD_BYTES: usize = 128;
 
 /// Builds one archive file by file. Each [`Sealer::end_file`] returns that entry's bytes and
 /// [`Sealer::finish`] the central directory; the caller concatenates them in call order.

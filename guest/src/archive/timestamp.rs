@@ -4,7 +4,7 @@
 //! layout. This module only validates and packs; it must never clamp or "fix" a date: a date
 //! that does not exist is the caller's mistake and is rejected with the field named.
 
-use super::SealError;
+use super::error::SealError;
 
 /// A calendar date and time for the archive entries (local time: the ZIP format has no zone).
 ///

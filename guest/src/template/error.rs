@@ -2,7 +2,7 @@
 //! construct and its 1-based line:column) and failed when rendered ([`RenderError`]).
 //! Both are plain data; nothing here formats for a particular caller.
 
-use super::Position;
+use super::tree::Position;
 
 /// A template was refused: a FreeMarker construct outside the supported subset, or malformed
 /// syntax. `Display` reads as one sentence, e.g.

@@ -6,7 +6,7 @@
 //! index is checked through [`Cursor::peek`].
 
 use super::error::TemplateError;
-use super::{Interpolation, Position};
+use super::tree::{Interpolation, Position};
 
 /// One lexical unit of a template.
 #[derive(Debug, Clone, PartialEq, Eq)]

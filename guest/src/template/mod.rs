@@ -54,54 +54,12 @@ mod error;
 mod lexer;
 mod parse;
 mod render;
+mod tree;
 
 pub use error::{RenderError, TemplateError};
-
-/// A 1-based position in a template source; columns count characters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Position {
-    /// 1-based line.
-    pub line: u32,
-    /// 1-based column, in characters (Unicode scalar values).
-    pub column: u32,
-}
-
-/// How interpolated values are escaped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Escape {
-    /// Every interpolation is HTML-escaped: HTML bodies.
-    Html,
-    /// Values are inserted as given, except `?html`: subjects and plain-text bodies.
-    None,
-}
-
-/// `${…}`
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Interpolation {
-    name: String,
-    default: Option<String>,
-    html: bool,
-    at: Position,
-}
-
-/// One `<#if name??>` or `<#elseif name??>` branch.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Branch {
-    variable: String,
-    body: Vec<Node>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Node {
-    Text(String),
-    Interpolation(Interpolation),
-    /// The first branch whose variable is present renders, else `otherwise` (empty without
-    /// `<#else>`).
-    If {
-        branches: Vec<Branch>,
-        otherwise: Vec<Node>,
-    },
-}
+pub use render::Escape;
+use tree::Node;
+pub use tree::Position;
 
 /// A parsed template in the supported FreeMarker subset.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,7 +5,7 @@
 
 use super::error::TemplateError;
 use super::lexer::Token;
-use super::{Branch, Node, Position};
+use super::tree::{Branch, Node, Position};
 
 /// The deepest `<#if>` nesting accepted; real mail templates nest two or three levels, and
 /// rendering recurses once per level.

@@ -2,7 +2,16 @@
 //! HTML when asked. Recursion depth is bounded by the parser's nesting limit.
 
 use super::error::RenderError;
-use super::{Escape, Node};
+use super::tree::Node;
+
+/// How interpolated values are escaped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Escape {
+    /// Every interpolation is HTML-escaped: HTML bodies.
+    Html,
+    /// Values are inserted as given, except `?html`: subjects and plain-text bodies.
+    None,
+}
 
 /// Appends the output of `nodes` to `out`.
 pub(super) fn render<'v>(

@@ -8,12 +8,11 @@ use std::sync::Arc;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, header};
-use base64::Engine as _;
 
-use super::AppState;
 use crate::accounts::Account;
+use crate::basic::credentials;
 use crate::error::ApiError;
+use crate::state::AppState;
 
 impl FromRequestParts<Arc<AppState>> for Account {
     type Rejection = ApiError;
@@ -28,22 +27,4 @@ impl FromRequestParts<Arc<AppState>> for Account {
             Err(e) => Err(ApiError::store_unavailable("the account store is unavailable", "account lookup failed", e)),
         }
     }
-}
-
-/// The account name of a request's Basic credentials, if it has any (for the throttle,
-/// which must never look at the secret).
-pub(super) fn basic_name(headers: &HeaderMap) -> Option<String> {
-    credentials(headers).map(|(name, _)| name)
-}
-
-fn credentials(headers: &HeaderMap) -> Option<(String, String)> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, encoded) = value.split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return None;
-    }
-    let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).ok()?;
-    let text = String::from_utf8(decoded).ok()?;
-    let (name, secret) = text.split_once(':')?;
-    Some((name.to_owned(), secret.to_owned()))
 }

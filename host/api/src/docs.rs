@@ -8,12 +8,16 @@
 //! is HTML-escaped.
 
 use std::fmt::Write as _;
-use std::sync::LazyLock;
+use std::sync::OnceLock;
+
+use axum::Extension;
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use serde_json::Value;
+
+use crate::openapi::Published;
 use sha2::{Digest, Sha256};
 
 /// The page's stylesheet (inline; allowed by its hash in the policy).
@@ -39,15 +43,18 @@ nav ul{padding-left:1.2rem}
 @media (max-width:40rem){body{padding:.5rem}th,td{padding:.2rem}}
 ";
 
-/// The page and its Content-Security-Policy, built once.
-static PAGE: LazyLock<(String, String)> = LazyLock::new(|| {
-    let hash = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(STYLE.as_bytes()));
-    let policy = format!(
-        "default-src 'none'; style-src 'sha256-{hash}'; base-uri 'none'; form-action 'none'; \
-         frame-ancestors 'none'"
-    );
-    (render(super::openapi::document()), policy)
-});
+/// The page of `document` and its Content-Security-Policy, built once.
+fn page_of(document: &Value) -> &'static (String, String) {
+    static PAGE: OnceLock<(String, String)> = OnceLock::new();
+    PAGE.get_or_init(|| {
+        let hash = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(STYLE.as_bytes()));
+        let policy = format!(
+            "default-src 'none'; style-src 'sha256-{hash}'; base-uri 'none'; form-action 'none'; \
+             frame-ancestors 'none'"
+        );
+        (render(document), policy)
+    })
+}
 
 /// `GET /docs`.
 #[utoipa::path(
@@ -64,8 +71,8 @@ static PAGE: LazyLock<(String, String)> = LazyLock::new(|| {
                 stylesheet; no scripts, no connections, no framing."))),
     )
 )]
-pub(crate) async fn page() -> Response {
-    let (html, policy) = &*PAGE;
+pub(crate) async fn page(Extension(Published(document)): Extension<Published>) -> Response {
+    let (html, policy) = page_of(document);
     let mut response = (StatusCode::OK, html.as_str()).into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
@@ -518,7 +525,7 @@ mod tests {
 
     #[test]
     fn the_page_shows_every_operation_example_and_schema() {
-        let doc = crate::openapi::document();
+        let doc = crate::routes::document();
         let html = render(doc);
         for path in doc["paths"].as_object().expect("paths").keys() {
             assert!(html.contains(&format!("<code>{}</code>", esc(path))), "{path} missing");
@@ -540,7 +547,7 @@ mod tests {
 
     #[test]
     fn the_policy_allows_only_the_inline_stylesheet() {
-        let (_, policy) = &*PAGE;
+        let (_, policy) = page_of(crate::routes::document());
         assert!(policy.starts_with("default-src 'none'; style-src 'sha256-"), "{policy}");
         assert!(!policy.contains("script-src") && !policy.contains("unsafe"), "{policy}");
     }

@@ -190,7 +190,7 @@ mod tests {
 
     #[test]
     fn every_code_an_operation_can_answer_is_named_in_the_document() {
-        let document = crate::openapi::document().to_string();
+        let document = crate::routes::document().to_string();
         for code in ErrorCode::ALL {
             // The accept loop's 408 belongs to no operation.
             if *code != ErrorCode::RequestTimeout {

@@ -9,8 +9,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
-use super::AppState;
 use super::openapi::responses::{Health, HealthStatus, NotReady, NotReadyStatus, Ready, ReadyStatus};
+use crate::state::AppState;
 
 /// `GET /healthz`.
 #[utoipa::path(

@@ -14,7 +14,6 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use sha2::{Digest, Sha256};
 
-use super::AppState;
 use super::openapi::job_request::{JobRequest, sample};
 use super::openapi::responses::{
     BadRequest, CallbackDelivery, ErrorBody, JobAccepted, JobEvent, JobMeta, Problem, RecipientReport, StatusReport,
@@ -22,6 +21,7 @@ use super::openapi::responses::{
 };
 use crate::accounts::Account;
 use crate::error::{ApiError, ErrorCode, RETRY_AFTER_SECS};
+use crate::state::AppState;
 use crate::vocabulary::{Name, ProblemKindCase};
 use sealmail_callbacks::payload::tag;
 use sealmail_callbacks::{CallbackSetup, Endpoint};

@@ -8,10 +8,10 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 
-use super::AppState;
 use super::openapi::responses::{ErrorBody, SuppressionEntry, SuppressionList};
 use crate::accounts::Account;
 use crate::error::ApiError;
+use crate::state::AppState;
 use crate::vocabulary::Name;
 use sealmail_core::clock::now_ms;
 use sealmail_core::clock::rfc3339_ms;

@@ -35,8 +35,8 @@ use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use super::AppState;
 use crate::error::{ApiError, ErrorCode};
+use crate::state::AppState;
 
 /// Most counters per table. An entry is ~100 bytes, so both tables stay under ~10 MB however
 /// many addresses or names a flood uses; an evicted counter only means that client starts
@@ -221,7 +221,7 @@ pub(crate) async fn guard(State(state): State<Arc<AppState>>, request: Request, 
         return next.run(request).await;
     }
     let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
-    let name = super::auth::basic_name(request.headers());
+    let name = crate::basic::basic_name(request.headers());
     if let Some(wait) = state.auth_throttle.check(peer, name.as_deref(), Instant::now()) {
         return throttled(wait);
     }

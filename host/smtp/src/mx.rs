@@ -35,7 +35,8 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use super::relay::parse_helo_name;
 use super::reply::{format_reply, temporary};
 use super::session::{self, Slot, StepError, io_error_kind, root_cause, settle, source_text};
-use super::{Envelope, RecipientOutcome, RecipientResult, TransportConfig, TransportConfigError, parse_reverse_path};
+use crate::config::{TransportConfig, TransportConfigError};
+use crate::envelope::{Envelope, RecipientOutcome, RecipientResult, parse_reverse_path};
 use resolve::{Dns, Route};
 
 /// Direct delivery to the recipients' MX hosts (the `mx` transport). Cheap to clone; clones

@@ -14,7 +14,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::reply::temporary;
-use super::{Envelope, RecipientOutcome, RecipientResult, invalid_recipient, parse_mailbox, parse_reverse_path};
+use crate::envelope::{
+    Envelope, RecipientOutcome, RecipientResult, invalid_recipient, parse_mailbox, parse_reverse_path,
+};
 
 /// Longest Message-ID fragment kept in a file name; the rest is noise for a reader.
 const MAX_ID_IN_NAME: usize = 64;

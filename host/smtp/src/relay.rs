@@ -18,9 +18,8 @@ use lettre::transport::smtp::extension::{ClientId, Extension};
 
 use super::reply::{temporary, temporary_with_reply};
 use super::session::{self, Slot, StepError, io_error_kind, root_cause, settle, source_text};
-use super::{
-    Envelope, RecipientOutcome, RecipientResult, TlsMode, TransportConfig, TransportConfigError, parse_reverse_path,
-};
+use crate::config::{TlsMode, TransportConfig, TransportConfigError};
+use crate::envelope::{Envelope, RecipientOutcome, RecipientResult, parse_reverse_path};
 
 /// An SMTP relay (the `smtp` transport). Cheap to clone: one connection per `send`.
 #[derive(Clone)]

@@ -4,7 +4,7 @@
 //!
 //! This module only interprets text it is given; it never talks to a server.
 
-use super::RecipientOutcome;
+use crate::envelope::RecipientOutcome;
 
 /// The RFC 3463 enhanced status code at the start of `text`, e.g. `"5.1.1"` in
 /// `"5.1.1 User unknown"`, if present and well-formed.

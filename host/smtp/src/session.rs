@@ -19,7 +19,7 @@ use lettre::transport::smtp::extension::{Extension, MailBodyParameter, MailParam
 use lettre::transport::smtp::response::Response;
 
 use super::reply::{format_reply, outcome_for_reply, temporary};
-use super::{RecipientOutcome, RecipientResult, invalid_recipient, parse_mailbox};
+use crate::envelope::{RecipientOutcome, RecipientResult, invalid_recipient, parse_mailbox};
 
 /// How one SMTP step failed.
 pub(super) enum StepError {

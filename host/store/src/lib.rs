@@ -43,6 +43,7 @@ pub mod at_rest;
 pub mod conformance;
 mod effects;
 pub mod erase;
+mod error;
 pub mod jobs;
 pub mod lists;
 pub mod messages;
@@ -60,6 +61,7 @@ pub use accounts::{Accounts, StoredAccount};
 pub use effects::Effects;
 pub(crate) use effects::SealedEffects;
 pub use erase::{DeleteOutcome, Retention};
+pub use error::StoreError;
 pub use jobs::{
     JobState, JobStatus, Jobs, NewJob, NewRecipient, RecipientStatus, StartDecision, StoredEvent, Submitted,
 };
@@ -76,36 +78,3 @@ pub use suppression::{Suppression, SuppressionPolicy};
 pub trait Store: Jobs + Queue + Messages + Outbox + Accounts + Lists + Retention {}
 
 impl<T: Jobs + Queue + Messages + Outbox + Accounts + Lists + Retention> Store for T {}
-
-/// Why a store operation failed.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// The database reported an error.
-    #[error("database error: {0}")]
-    Database(String),
-    /// Stored data could not be decrypted.
-    #[error(transparent)]
-    AtRest(#[from] at_rest::AtRestError),
-    /// The account exists already.
-    #[error("account {0:?} exists already")]
-    AccountExists(String),
-    /// The store is shutting down.
-    #[error("the store is closed")]
-    Closed,
-    /// The database was set up with another storage key (PostgreSQL: one key for all nodes).
-    #[error(
-        "the database was set up with a different storage_key: every node sharing a database must use the same \
-         storage_key (with another key it could not read the jobs the others stored)"
-    )]
-    KeyMismatch,
-    /// A concurrent transaction conflicted (PostgreSQL: serialization failure or deadlock);
-    /// the operation changed nothing and may be repeated.
-    #[error("transaction conflict: {0}")]
-    Conflict(String),
-}
-
-/// A `To` recipient without a display name (tests).
-#[cfg(any(test, feature = "conformance"))]
-pub(crate) fn delivery_recipient(address: &str) -> sealmail_core::bindings::delivery::Recipient {
-    sealmail_core::bindings::delivery::Recipient { address: address.to_owned(), name: None, role: Role::To }
-}

@@ -13,7 +13,9 @@ pub mod callbacks;
 pub mod job_request;
 pub mod responses;
 
-use std::sync::LazyLock;
+use std::sync::OnceLock;
+
+use axum::Extension;
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -154,11 +156,10 @@ fn not_null_header(parameter: &mut Value) {
     }
 }
 
-/// The document of this server's router, built once.
-pub fn document() -> &'static Value {
-    static DOCUMENT: LazyLock<Value> = LazyLock::new(|| finish(&super::routes().split_for_parts().1));
-    &DOCUMENT
-}
+/// The finished document, as the router hands it to the handlers that publish it (an
+/// `Extension`: the document is derived from the route table those handlers are part of).
+#[derive(Clone, Copy)]
+pub struct Published(pub &'static Value);
 
 /// `GET /openapi.json`.
 #[utoipa::path(
@@ -173,9 +174,9 @@ pub fn document() -> &'static Value {
         (status = 200, description = "The document.", content_type = "application/json", body = Object),
     )
 )]
-pub(crate) async fn openapi_json() -> Response {
-    static TEXT: LazyLock<String> = LazyLock::new(|| document().to_string());
-    let mut response = (StatusCode::OK, TEXT.as_str()).into_response();
+pub(crate) async fn openapi_json(Extension(Published(document)): Extension<Published>) -> Response {
+    static TEXT: OnceLock<String> = OnceLock::new();
+    let mut response = (StatusCode::OK, TEXT.get_or_init(|| document.to_string()).as_str()).into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
@@ -185,6 +186,7 @@ pub(crate) async fn openapi_json() -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::routes::document;
 
     /// Every (method, path) of the document's `paths`, sorted.
     fn operations(doc: &Value) -> Vec<(String, String)> {
@@ -202,7 +204,7 @@ mod tests {
     fn the_document_lists_exactly_the_routes_of_the_router() {
         // The router and the document come out of one `OpenApiRouter`: what it registered
         // with axum is what it wrote into `paths`.
-        let (_, api) = crate::routes().split_for_parts();
+        let (_, api) = crate::routes::routes().split_for_parts();
         let registered: Vec<(String, String)> = {
             let mut v: Vec<_> = api
                 .paths
@@ -323,7 +325,7 @@ mod tests {
 
     #[test]
     fn the_callback_schemas_replace_no_schema_of_the_handlers() {
-        let (_, api) = crate::routes().split_for_parts();
+        let (_, api) = crate::routes::routes().split_for_parts();
         let ours: Vec<String> = api.components.expect("components").schemas.keys().cloned().collect();
         let mut added = Map::new();
         callbacks::add_schemas(&mut added);

@@ -5,14 +5,14 @@ mod password;
 mod rotate_key;
 mod seal;
 mod serve;
+mod strength;
 mod validate;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
-use sealmail_core::bindings::password::Strength;
+use clap::{Args, Parser, Subcommand};
 use sealmail_sandbox::{RuntimeConfig, Sandbox};
 
 /// sealmail: secure transactional e-mail. Serves a Retarus-compatible REST API, validates
@@ -61,31 +61,6 @@ enum Command {
     Bounce(bounce::BounceArgs),
     /// Re-seal every stored blob under `storage_key`, so `previous_storage_keys` can be removed.
     RotateKey(rotate_key::RotateKeyArgs),
-}
-
-/// Password strengths as written on the command line.
-#[derive(Clone, Copy, ValueEnum)]
-#[value(rename_all = "snake_case")]
-pub enum StrengthArg {
-    /// 8 characters.
-    Medium,
-    /// 10 characters.
-    High,
-    /// 15 characters.
-    VeryHigh,
-    /// 20 characters.
-    Maximum,
-}
-
-impl From<StrengthArg> for Strength {
-    fn from(s: StrengthArg) -> Self {
-        match s {
-            StrengthArg::Medium => Strength::Medium,
-            StrengthArg::High => Strength::High,
-            StrengthArg::VeryHigh => Strength::VeryHigh,
-            StrengthArg::Maximum => Strength::Maximum,
-        }
-    }
 }
 
 /// Runs the parsed command line.

@@ -10,10 +10,11 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, bail};
 use clap::Args;
+use sealmail_core::bindings::password::Strength;
 use sealmail_sandbox::Library;
 use sealmail_sandbox::library::{Compression, SealError, Timestamp};
 
-use super::StrengthArg;
+use super::strength;
 
 /// Chunk size fed to the component: large enough that call overhead vanishes, small enough
 /// for smooth progress.
@@ -28,8 +29,8 @@ pub struct SealArgs {
     #[arg(short, long, value_name = "OUT.zip")]
     output: PathBuf,
     /// Password strength.
-    #[arg(long, value_enum, default_value = "very_high")]
-    strength: StrengthArg,
+    #[arg(long, value_parser = strength::parser(), default_value = strength::DEFAULT)]
+    strength: Strength,
     /// Archive name reported with the result (default: the output's file name).
     #[arg(long)]
     name: Option<String>,
@@ -50,7 +51,7 @@ pub async fn run(library: &Library, args: SealArgs) -> anyhow::Result<ExitCode> 
         }
         total += meta.len();
     }
-    let password = library.generate_password(args.strength.into()).await?;
+    let password = library.generate_password(args.strength).await?;
     let name = args
         .name
         .clone()

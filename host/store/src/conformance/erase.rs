@@ -3,7 +3,7 @@
 //!
 //! Test code: it panics on the first broken expectation.
 
-use super::{LateBounced, job, late_bounce};
+use super::fixtures::{LateBounced, job, late_bounce};
 use crate::{
     DeleteOutcome, DeliveryDecision, DeliveryStatus, Effects, Event, EventKind, JobState, MessageKind, OutgoingMessage,
     PasswordState, PostOutcome, RecipientUpdate, StartDecision, Store, Submitted, Work,
@@ -17,7 +17,7 @@ fn message(id: &str) -> OutgoingMessage {
         block: 0,
         parent: None,
         reverse_path: "s@x.example".into(),
-        recipients: ["a@x.example", "b@x.example"].iter().map(|a| crate::delivery_recipient(a)).collect(),
+        recipients: ["a@x.example", "b@x.example"].iter().map(|a| super::fixtures::delivery_recipient(a)).collect(),
         content: b"Subject: hi\r\n\r\nbody\r\n".to_vec(),
         held_secret: Some(b"held password".to_vec()),
     }
@@ -71,7 +71,7 @@ async fn finished_job(s: &dyn Store, mut new: crate::NewJob, finish_ms: u64) -> 
 /// bounce. Before that, a bounce reported after the job finished is still pushed to its
 /// callback endpoint (its setup is kept until the job is erased).
 pub async fn a_finished_job_is_deleted_whole_and_only_by_its_account(s: &dyn Store) {
-    let mut new = super::with_callbacks(job("j1", Some(("key", 1))));
+    let mut new = super::fixtures::with_callbacks(job("j1", Some(("key", 1))));
     new.received_ms = 1_000;
     s.submit(new).await.unwrap();
     assert_eq!(s.delete_job("acme", "j1").await.unwrap(), DeleteOutcome::NotFinished, "queued");
@@ -98,7 +98,7 @@ pub async fn a_finished_job_is_deleted_whole_and_only_by_its_account(s: &dyn Sto
     assert_eq!(bounce(s, "j1m", 50_000).await, LateBounced::Recorded("j1".into()));
     let late = s.claim_post("d", 50_000, 60_000).await.unwrap().expect("the late bounce is pushed");
     assert_eq!(late.events.iter().map(|e| e.event.kind).collect::<Vec<_>>(), [EventKind::HardBounce]);
-    assert_eq!(late.setup.as_slice(), super::CALLBACK_SETUP);
+    assert_eq!(late.setup.as_slice(), super::fixtures::CALLBACK_SETUP);
 
     // Another account: the same answer as for no job, and nothing happens.
     assert_eq!(s.delete_job("other", "j1").await.unwrap(), DeleteOutcome::NotFound);

@@ -4,7 +4,7 @@
 //!
 //! Test code: it panics on the first broken expectation, and is never part of a server.
 
-use super::{LateBounced, late_bounce};
+use super::fixtures::{LateBounced, late_bounce};
 use crate::rate::{WINDOW_MS, WINDOWS};
 use crate::suppression::{Reason, Suppression, SuppressionPolicy};
 use crate::{
@@ -40,7 +40,7 @@ async fn bounce_a(store: &dyn Store, id: &str, until_ms: u64) {
         block: 0,
         parent: None,
         reverse_path: "s@x.example".into(),
-        recipients: ["a@x.example", "b@x.example"].iter().map(|a| crate::delivery_recipient(a)).collect(),
+        recipients: ["a@x.example", "b@x.example"].iter().map(|a| super::fixtures::delivery_recipient(a)).collect(),
         content: b"Subject: hi\r\n\r\nbody\r\n".to_vec(),
         held_secret: None,
     };
@@ -143,7 +143,7 @@ pub async fn a_late_bounce_turns_a_delivery_into_a_hard_bounce_once(store: &dyn 
         block: 0,
         parent: None,
         reverse_path: "s@x.example".into(),
-        recipients: ["a@x.example", "b@x.example"].iter().map(|a| crate::delivery_recipient(a)).collect(),
+        recipients: ["a@x.example", "b@x.example"].iter().map(|a| super::fixtures::delivery_recipient(a)).collect(),
         content: b"Subject: hi\r\n\r\nbody\r\n".to_vec(),
         held_secret: None,
     };

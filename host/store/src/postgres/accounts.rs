@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 
-use super::PostgresStore;
+use super::connection::PostgresStore;
 use crate::{Accounts, StoreError, StoredAccount};
 
 #[async_trait]

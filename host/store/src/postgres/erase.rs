@@ -12,7 +12,7 @@
 use async_trait::async_trait;
 use deadpool_postgres::GenericClient;
 
-use super::{PostgresStore, in_transaction};
+use super::connection::{PostgresStore, in_transaction};
 use crate::erase::DeleteOutcome;
 use crate::names::{JOB_FINISHED, parse};
 use crate::{JobState, Retention, StoreError};

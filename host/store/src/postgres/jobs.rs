@@ -5,9 +5,9 @@
 use async_trait::async_trait;
 use deadpool_postgres::GenericClient;
 
-use super::{
-    PostgresStore, apply_update, event_row, finish_if_done, in_transaction, lists, lock_job, outbox, start_delivering,
-};
+use super::commit::{apply_update, event_row, finish_if_done, notification, start_delivering};
+use super::connection::{PostgresStore, in_transaction, lock_job};
+use super::lists;
 use crate::names::{DbName, JOB_FINISHED, parse};
 use crate::{
     DeliveryStatus, Effects, JobRecipient, JobState, JobStatus, Jobs, MessageKind, NewJob, PasswordState,
@@ -184,7 +184,7 @@ impl Jobs for PostgresStore {
             .await?;
         let mut events = Vec::with_capacity(rows.len());
         for r in &rows {
-            events.push(StoredEvent { notification: outbox::notification(r, 6)?, ..event_row(r)? });
+            events.push(StoredEvent { notification: notification(r, 6)?, ..event_row(r)? });
         }
         tx.commit().await?;
         Ok(Some(JobStatus {

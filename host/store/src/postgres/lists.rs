@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
 
-use super::PostgresStore;
+use super::connection::PostgresStore;
 use crate::rate::{self, Exceeded};
 use crate::suppression::{Reason, Suppression};
 use crate::{Lists, StoreError};

@@ -4,55 +4,15 @@
 use async_trait::async_trait;
 use deadpool_postgres::GenericClient;
 
-use super::{PostgresStore, apply_update, finish_if_done, in_transaction, lists, lock_job};
+use super::commit::{apply_update, finish_if_done};
+use super::connection::{PostgresStore, in_transaction, lock_job};
+use super::lists;
 use crate::names::{DELIVERY_DEFERRED, DELIVERY_DELIVERED, DELIVERY_QUEUED, DbName, parse};
 use crate::suppression::Suppression;
 use crate::{
-    ClaimedMessage, DeliveryDecision, DeliveryStatus, Effects, MessageKind, Messages, OutgoingMessage, RecipientState,
-    RecipientUpdate, SealedEffects, StoreError,
+    ClaimedMessage, DeliveryDecision, Effects, MessageKind, Messages, RecipientState, RecipientUpdate, SealedEffects,
+    StoreError,
 };
-
-/// Inserts `enqueued` (sealed as `blobs`) with one queued delivery per recipient.
-pub(super) async fn insert(
-    tx: &impl GenericClient,
-    job_id: &str,
-    now_ms: u64,
-    enqueued: &[OutgoingMessage],
-    blobs: &[(Vec<u8>, Option<Vec<u8>>)],
-) -> Result<(), StoreError> {
-    let message = tx
-        .prepare_cached(
-            "INSERT INTO messages (id, job_id, block, kind, parent, reverse_path, content, held_secret, next_ms)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .await?;
-    let delivery = tx
-        .prepare_cached("INSERT INTO deliveries (message_id, address, name, role, status) VALUES ($1, $2, $3, $4, $5)")
-        .await?;
-    let queued = DeliveryStatus::Queued.to_db();
-    for (m, (content, secret)) in enqueued.iter().zip(blobs) {
-        let block = m.block as i32;
-        tx.execute(
-            &message,
-            &[
-                &m.message_id,
-                &job_id,
-                &block,
-                &m.kind.to_db(),
-                &m.parent,
-                &m.reverse_path,
-                content,
-                secret,
-                &(now_ms as i64),
-            ],
-        )
-        .await?;
-        for r in &m.recipients {
-            tx.execute(&delivery, &[&m.message_id, &r.address, &r.name, &r.role.to_db(), &queued]).await?;
-        }
-    }
-    Ok(())
-}
 
 /// The recipients of message `id` with their status, in envelope order.
 pub(super) async fn deliveries(client: &impl GenericClient, id: &str) -> Result<Vec<RecipientState>, StoreError> {

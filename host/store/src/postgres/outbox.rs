@@ -9,12 +9,12 @@
 
 use async_trait::async_trait;
 use deadpool_postgres::GenericClient;
-use tokio_postgres::Row;
 
-use super::{PostgresStore, event_row, in_transaction, lock_job};
-use crate::names::{DbName, POST_PENDING, parse};
+use super::commit::event_row;
+use super::connection::{PostgresStore, in_transaction, lock_job};
+use crate::names::{DbName, POST_PENDING};
 use crate::outbox::RawPost;
-use crate::{ClaimedPost, Event, NotificationState, Outbox, PostOutcome, PostState, StoreError};
+use crate::{ClaimedPost, Outbox, PostOutcome, StoreError};
 
 #[async_trait]
 impl Outbox for PostgresStore {
@@ -36,47 +36,6 @@ impl Outbox for PostgresStore {
         let due: Option<i64> = client.query_one(SQL, &[]).await?.try_get(0)?;
         Ok(due.map(|d| d.max(0) as u64))
     }
-}
-
-/// Inserts `events` for `job_id` and, when the job has a callback setup, their posts: the
-/// events in call order, at most `per_post` to a post. The caller holds the job's row lock.
-pub(super) async fn insert_events(
-    tx: &impl GenericClient,
-    job_id: &str,
-    now_ms: u64,
-    events: &[Event],
-    per_post: usize,
-) -> Result<(), StoreError> {
-    const INSERT_POST: &str = const_format::formatcp!(
-        "INSERT INTO callback_posts (job_id, state, next_ms, updated_ms) VALUES ($1, {POST_PENDING}, $2, $2) RETURNING id"
-    );
-    if events.is_empty() {
-        return Ok(());
-    }
-    let now = now_ms as i64;
-    let pushed = tx
-        .query_opt("SELECT callbacks IS NOT NULL FROM jobs WHERE id = $1", &[&job_id])
-        .await?
-        .map(|r| r.try_get::<_, bool>(0))
-        .transpose()?
-        .unwrap_or(false);
-    let insert_post = tx.prepare_cached(INSERT_POST).await?;
-    let insert_event = tx
-        .prepare_cached(
-            "INSERT INTO events (job_id, block, recipient, kind, description, ts_ms, post)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .await?;
-    for chunk in events.chunks(per_post.max(1)) {
-        let post: Option<i64> =
-            if pushed { Some(tx.query_one(&insert_post, &[&job_id, &now]).await?.try_get(0)?) } else { None };
-        for e in chunk {
-            let block = e.block as i32;
-            tx.execute(&insert_event, &[&job_id, &block, &e.recipient, &e.kind.to_db(), &e.description, &now, &post])
-                .await?;
-        }
-    }
-    Ok(())
 }
 
 /// Claims the most overdue post whose job has no earlier post pending. `SKIP LOCKED`: a
@@ -149,16 +108,4 @@ async fn commit(tx: &impl GenericClient, id: i64, now_ms: u64, outcome: &PostOut
     )
     .await?;
     Ok(())
-}
-
-/// Reads a notification state from the columns `state, tries, last_status, last_error`
-/// starting at `first` (all NULL for an event without a post).
-pub(super) fn notification(row: &Row, first: usize) -> Result<Option<NotificationState>, StoreError> {
-    let Some(state) = row.try_get::<_, Option<String>>(first)? else { return Ok(None) };
-    Ok(Some(NotificationState {
-        state: parse::<PostState>("post state", &state)?,
-        tries: row.try_get::<_, i32>(first + 1)? as u32,
-        http_status: row.try_get::<_, Option<i32>>(first + 2)?.and_then(|s| u16::try_from(s).ok()),
-        error: row.try_get(first + 3)?,
-    }))
 }

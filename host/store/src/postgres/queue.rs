@@ -4,7 +4,8 @@
 use async_trait::async_trait;
 use deadpool_postgres::GenericClient;
 
-use super::{PostgresStore, messages};
+use super::connection::PostgresStore;
+use super::messages;
 use crate::names::{JOB_QUEUED, parse};
 use crate::{ClaimedJob, ClaimedMessage, Queue, StoreError, Work};
 

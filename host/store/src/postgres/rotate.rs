@@ -6,7 +6,8 @@
 
 use async_trait::async_trait;
 
-use super::{PostgresStore, schema};
+use super::connection::PostgresStore;
+use super::schema;
 use crate::StoreError;
 use crate::at_rest::AtRestKey;
 use crate::rotation::{BatchOutcome, Reseal, SealedColumn};

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use rusqlite::{OptionalExtension, params};
 
-use super::{SqliteStore, execute};
+use super::connection::{SqliteStore, execute};
 use crate::{Accounts, StoreError, StoredAccount};
 
 #[async_trait]

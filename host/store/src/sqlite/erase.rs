@@ -8,7 +8,7 @@
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{SqliteStore, execute, query_row};
+use super::connection::{SqliteStore, execute, query_row};
 use crate::erase::DeleteOutcome;
 use crate::names::{JOB_FINISHED, parse};
 use crate::{JobState, Retention, StoreError};

@@ -5,9 +5,9 @@
 use async_trait::async_trait;
 use rusqlite::{OptionalExtension, params};
 
-use super::{
-    SqliteStore, apply_update, event_row, execute, finish_if_done, lists, outbox, query_row, start_delivering,
-};
+use super::commit::{apply_update, event_row, finish_if_done, notification, start_delivering};
+use super::connection::{SqliteStore, execute, query_row};
+use super::lists;
 use crate::names::{DbName, JOB_FINISHED, parse};
 use crate::{
     Effects, JobRecipient, JobStatus, Jobs, MessageKind, NewJob, PasswordState, RecipientStatus, SealedEffects,
@@ -21,9 +21,8 @@ const IDEMPOTENCY_MS: u64 = 24 * 3600 * 1000;
 #[async_trait]
 impl Jobs for SqliteStore {
     async fn submit(&self, job: NewJob) -> Result<Submitted, StoreError> {
-        let request = self.inner.key.seal(&format!("request:{}", job.id), &job.request);
-        let callbacks =
-            job.callbacks.as_ref().map(|setup| self.inner.key.seal(&format!("callbacks:{}", job.id), setup));
+        let request = self.key().seal(&format!("request:{}", job.id), &job.request);
+        let callbacks = job.callbacks.as_ref().map(|setup| self.key().seal(&format!("callbacks:{}", job.id), setup));
         self.write(move |conn| {
             if let Some((idem_key, sha)) = &job.idempotency {
                 let cutoff = job.received_ms.saturating_sub(IDEMPOTENCY_MS) as i64;
@@ -138,7 +137,7 @@ impl Jobs for SqliteStore {
             let mut events = Vec::new();
             let mut rows = stmt.query(params![job_id, account])?;
             while let Some(r) = rows.next()? {
-                events.push(StoredEvent { notification: outbox::notification(r, 6)?, ..event_row(r)? });
+                events.push(StoredEvent { notification: notification(r, 6)?, ..event_row(r)? });
             }
             Ok(Some(JobStatus {
                 id: job_id,
@@ -177,7 +176,7 @@ impl Jobs for SqliteStore {
         effects: Effects,
     ) -> Result<bool, StoreError> {
         let job_id = job_id.to_owned();
-        let effects = SealedEffects::seal(&self.inner.key, effects);
+        let effects = SealedEffects::seal(self.key(), effects);
         let per_post = self.events_per_post();
         self.write(move |conn| {
             effects.insert_sqlite(conn, &job_id, now_ms, per_post)?;

@@ -6,7 +6,7 @@
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{SqliteStore, execute};
+use super::connection::{SqliteStore, execute};
 use crate::rate::{self, Exceeded};
 use crate::suppression::{Reason, Suppression};
 use crate::{Lists, StoreError};

@@ -4,53 +4,15 @@
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{SqliteStore, apply_update, execute, finish_if_done, lists, query_row};
+use super::commit::{apply_update, finish_if_done};
+use super::connection::{SqliteStore, execute, query_row};
+use super::lists;
 use crate::names::{DELIVERY_DEFERRED, DELIVERY_DELIVERED, DELIVERY_QUEUED, DbName, parse};
 use crate::suppression::Suppression;
 use crate::{
-    ClaimedMessage, DeliveryDecision, DeliveryStatus, Effects, MessageKind, Messages, OutgoingMessage, RecipientState,
-    RecipientUpdate, SealedEffects, StoreError,
+    ClaimedMessage, DeliveryDecision, Effects, MessageKind, Messages, RecipientState, RecipientUpdate, SealedEffects,
+    StoreError,
 };
-
-/// Inserts `enqueued` (sealed as `blobs`) with one queued delivery per recipient.
-pub(super) fn insert(
-    conn: &Connection,
-    job_id: &str,
-    now_ms: u64,
-    enqueued: &[OutgoingMessage],
-    blobs: &[(Vec<u8>, Option<Vec<u8>>)],
-) -> Result<(), StoreError> {
-    let mut message = conn.prepare_cached(
-        "INSERT INTO messages (id, job_id, block, kind, parent, reverse_path, content, held_secret, next_ms)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-    )?;
-    let mut delivery = conn.prepare_cached(
-        "INSERT INTO deliveries (message_id, address, name, role, status) VALUES (?1, ?2, ?3, ?4, ?5)",
-    )?;
-    for (m, (content, secret)) in enqueued.iter().zip(blobs) {
-        message.execute(params![
-            m.message_id,
-            job_id,
-            m.block,
-            m.kind.to_db(),
-            m.parent,
-            m.reverse_path,
-            content,
-            secret,
-            now_ms as i64
-        ])?;
-        for r in &m.recipients {
-            delivery.execute(params![
-                m.message_id,
-                r.address,
-                r.name,
-                r.role.to_db(),
-                DeliveryStatus::Queued.to_db()
-            ])?;
-        }
-    }
-    Ok(())
-}
 
 /// The recipients of message `id` with their status, in envelope order.
 pub(super) fn deliveries(conn: &Connection, id: &str) -> Result<Vec<RecipientState>, StoreError> {
@@ -123,7 +85,7 @@ impl Messages for SqliteStore {
             "SELECT count(*) FROM deliveries WHERE message_id = ?1 AND status IN ({DELIVERY_QUEUED}, {DELIVERY_DEFERRED})"
         );
         let message_id = message_id.to_owned();
-        let effects = SealedEffects::seal(&self.inner.key, effects);
+        let effects = SealedEffects::seal(self.key(), effects);
         let per_post = self.events_per_post();
         self.write(move |conn| {
             let (job_id, kind) = job_and_kind(conn, &message_id)?;
@@ -215,7 +177,7 @@ impl Messages for SqliteStore {
             "UPDATE deliveries SET status = ?3 WHERE message_id = ?1 AND address = ?2 AND status = {DELIVERY_DELIVERED}"
         );
         let message_id = message_id.to_owned();
-        let effects = SealedEffects::seal(&self.inner.key, effects);
+        let effects = SealedEffects::seal(self.key(), effects);
         let per_post = self.events_per_post();
         self.write(move |conn| {
             let (job_id, kind) = job_and_kind(conn, &message_id)?;

@@ -9,10 +9,11 @@
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{SqliteStore, event_row, execute, query_row};
-use crate::names::{DbName, POST_PENDING, parse};
+use super::commit::event_row;
+use super::connection::{SqliteStore, execute, query_row};
+use crate::names::{DbName, POST_PENDING};
 use crate::outbox::RawPost;
-use crate::{ClaimedPost, Event, NotificationState, Outbox, PostOutcome, PostState, StoreError};
+use crate::{ClaimedPost, Outbox, PostOutcome, StoreError};
 
 #[async_trait]
 impl Outbox for SqliteStore {
@@ -21,7 +22,7 @@ impl Outbox for SqliteStore {
         let Some(raw) = self.write_relaxed(move |conn| claim(conn, &owner, now_ms, lease_ms)).await? else {
             return Ok(None);
         };
-        raw.open(&self.inner.key).map(Some)
+        raw.open(self.key()).map(Some)
     }
 
     async fn commit_post(&self, post_id: i64, now_ms: u64, outcome: PostOutcome) -> Result<(), StoreError> {
@@ -37,43 +38,6 @@ impl Outbox for SqliteStore {
         })
         .await
     }
-}
-
-/// Inserts `events` for `job_id` and, when the job has a callback setup, their posts: the
-/// events in call order, at most `per_post` to a post.
-pub(super) fn insert_events(
-    conn: &Connection,
-    job_id: &str,
-    now_ms: u64,
-    events: &[Event],
-    per_post: usize,
-) -> Result<(), StoreError> {
-    const INSERT_POST: &str = const_format::formatcp!(
-        "INSERT INTO callback_posts (job_id, state, next_ms, updated_ms) VALUES (?1, {POST_PENDING}, ?2, ?2)"
-    );
-    if events.is_empty() {
-        return Ok(());
-    }
-    let pushed: bool =
-        query_row(conn, "SELECT callbacks IS NOT NULL FROM jobs WHERE id = ?1", params![job_id], |r| r.get(0))
-            .optional()?
-            .unwrap_or(false);
-    let mut event = conn.prepare_cached(
-        "INSERT INTO events (job_id, block, recipient, kind, description, ts_ms, post)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    )?;
-    for chunk in events.chunks(per_post.max(1)) {
-        let post: Option<i64> = if pushed {
-            execute(conn, INSERT_POST, params![job_id, now_ms as i64])?;
-            Some(conn.last_insert_rowid())
-        } else {
-            None
-        };
-        for e in chunk {
-            event.execute(params![job_id, e.block, e.recipient, e.kind.to_db(), e.description, now_ms as i64, post])?;
-        }
-    }
-    Ok(())
 }
 
 /// Claims the most overdue post whose job has no earlier post pending.
@@ -125,16 +89,4 @@ fn commit(conn: &Connection, id: i64, now_ms: u64, outcome: &PostOutcome) -> Res
         params![id, state.to_db(), next_ms.map(|t| t as i64), http_status, error, now_ms as i64],
     )?;
     Ok(())
-}
-
-/// Reads a notification state from the columns `state, tries, last_status, last_error`
-/// starting at `first` (all NULL for an event without a post).
-pub(super) fn notification(row: &rusqlite::Row<'_>, first: usize) -> Result<Option<NotificationState>, StoreError> {
-    let Some(state) = row.get::<_, Option<String>>(first)? else { return Ok(None) };
-    Ok(Some(NotificationState {
-        state: parse::<PostState>("post state", &state)?,
-        tries: row.get(first + 1)?,
-        http_status: row.get(first + 2)?,
-        error: row.get(first + 3)?,
-    }))
 }

@@ -5,7 +5,8 @@
 use async_trait::async_trait;
 use rusqlite::{OptionalExtension, params};
 
-use super::{SqliteStore, execute, messages, query_row};
+use super::connection::{SqliteStore, execute, query_row};
+use super::messages;
 use crate::names::JOB_QUEUED;
 use crate::{ClaimedJob, ClaimedMessage, Queue, StoreError, Work};
 
@@ -83,7 +84,7 @@ impl Queue for SqliteStore {
             Some(Work::Start(mut job)) => {
                 // A job that cannot be decrypted keeps its lease until it runs out and is
                 // claimed again; the error is logged by the worker each time.
-                job.request = self.inner.key.open(&format!("request:{}", job.id), &job.request)?;
+                job.request = self.key().open(&format!("request:{}", job.id), &job.request)?;
                 Ok(Some(Work::Start(job)))
             }
             other => Ok(other),

@@ -5,7 +5,7 @@
 use async_trait::async_trait;
 use rusqlite::params;
 
-use super::SqliteStore;
+use super::connection::SqliteStore;
 use crate::StoreError;
 use crate::at_rest::AtRestKey;
 use crate::rotation::{BatchOutcome, Reseal, SealedColumn};

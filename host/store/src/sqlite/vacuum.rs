@@ -17,7 +17,7 @@
 use std::sync::Weak;
 use std::time::Duration;
 
-use super::{Inner, SqliteStore};
+use super::connection::{Inner, SqliteStore};
 use crate::StoreError;
 
 /// How often free pages are vacuumed and the WAL truncated.
