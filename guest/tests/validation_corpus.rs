@@ -10,7 +10,7 @@
 //! - every problem kind is exercised by some case, every message says something, and every
 //!   path is an RFC 6901 pointer that resolves in the request when it names a present value.
 //!
-//! The same files drive the component-vs-native parity test (`tests/tests/parity.rs`).
+//! The same files drive the component-vs-native parity test (`tests/it/parity.rs`).
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;

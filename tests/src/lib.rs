@@ -1,7 +1,7 @@
-//! Shared pieces of the system tests (`tests/tests/`) and the benchmark (`src/bin/`):
-//! the runtime under test, the request corpus, and third-party tool discovery.
+//! The pieces of the system tests (`it/`) and the benchmarks (`src/bin/`) that need sealmail
+//! crates: the runtime under test and the request corpus (the neighbours the tests start are
+//! in `sealmail-test-support`, `support/`), and what the benchmarks read about the machine.
 
-pub mod harness;
 pub mod machine;
 
 use std::path::{Path, PathBuf};
@@ -9,13 +9,10 @@ use std::sync::OnceLock;
 
 use sealmail_sandbox::library::Limits;
 use sealmail_sandbox::{Library, RuntimeConfig, Sandbox};
+use sealmail_test_support::repo_root;
 
-/// The repository root.
-pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ lives in the workspace").to_path_buf()
-}
-
-/// One library over the embedded component with default limits, shared by a test binary.
+/// One library over the embedded component with default limits, shared by the tests of the
+/// process.
 pub fn library() -> Library {
     static LIB: OnceLock<Library> = OnceLock::new();
     LIB.get_or_init(|| library_with(RuntimeConfig::default())).clone()
@@ -92,17 +89,6 @@ fn load_case(file: &Path) -> Case {
         }
     });
     Case { file: file.to_path_buf(), doc, request, limits }
-}
-
-/// Fails with instructions when a third-party tool the tests need is missing: a test that
-/// skips silently would hide a broken setup.
-pub fn require_tool(program: &str) {
-    let found = std::process::Command::new("sh")
-        .arg("-c")
-        .arg(format!("command -v {program}"))
-        .output()
-        .is_ok_and(|o| o.status.success());
-    assert!(found, "{program} is not installed; run `cargo xtask setup` (the README's test command does)");
 }
 
 /// `len` incompressible bytes, the same for the same `seed` (ChaCha20).

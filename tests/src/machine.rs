@@ -25,6 +25,14 @@ pub fn utc_now() -> String {
     format!("{year:04}-{month:02}-{day:02} {:02}:{:02} UTC", rest / 3600, rest % 3600 / 60)
 }
 
+/// The machine-wide CPU counters of /proc/stat's first line (proc(5)), in clock ticks:
+/// user nice system idle iowait irq softirq steal guest guest_nice (guest time is already
+/// counted in user and nice). `None` without /proc.
+pub fn machine_cpu_ticks() -> Option<Vec<u64>> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    Some(stat.lines().next()?.strip_prefix("cpu ")?.split_whitespace().filter_map(|f| f.parse().ok()).collect())
+}
+
 /// User + system CPU time of a process: fields 14 and 15 of /proc/PID/stat.
 pub fn process_cpu(pid: u32) -> Option<Duration> {
     stat_ticks(&format!("/proc/{pid}/stat"), 14, 15)

@@ -1,4 +1,4 @@
-// The Node.js embedding test driver, run by tests/tests/node_embedding.rs.
+// The Node.js embedding test driver, run by tests/it/node_embedding.rs.
 //
 // It calls the `library` component through the jco output (web/dist/node, built by
 // `cargo xtask build-web`) and nothing else of sealmail: every name below comes from the

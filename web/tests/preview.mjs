@@ -1,6 +1,6 @@
 // Drives the browser encryption preview (/preview/) in Debian's Chromium with playwright-core,
 // as a person would, and prints one JSON object with everything it saw; the Rust test
-// (tests/tests/preview_browser.rs) decides whether that is right. This script only fails when
+// (tests/it/preview_browser.rs) decides whether that is right. This script only fails when
 // the page cannot be driven (an element never appears, the component does not load, …).
 //
 //   node web/tests/preview.mjs BASE_URL OUT_DIR MANIFEST_JSON

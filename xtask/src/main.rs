@@ -11,34 +11,50 @@
 //!   (`web/dist/node/`), and lays out the published artefacts (`web/dist/artefacts/`:
 //!   `sealmail.wasm` and the WIT package).
 //! - `run`: the main job: the server on embedded defaults (with a `demo` account).
-//! - `test`: setup, build, formatting, clippy, and every test.
+//! - `test`: setup, build, formatting, and every test; clippy lints while the tests build
+//!   (see [`LINT`]). `test-postgres`: only the system tests on PostgreSQL (after `test`).
+//! - `modules`: the module graph of every crate; fails on an import cycle spanning more than
+//!   two files (`test` runs it too).
 //! - `bench`: the sealing benchmark (`docs/performance.md`); `bench load`: the service under
 //!   load (HTTP in, Postfix's `smtp-sink` out; installs Postfix for its test programs).
+//! - `fault-run`: the fault tests with their full profile.
 //! - `fuzz [seconds-per-target] [target…]`: the libFuzzer targets on nightly, one after the
 //!   other (`fuzz/run.sh`, docs/fuzzing.md).
+//!
+//! Every cargo build this program starts runs clippy as it compiles (see [`LINT`]): a lint
+//! fails the build it appears in, and the builds of `test`, `run` and `bench` share their
+//! artifacts (a plain `cargo` command afterwards rebuilds the workspace's own crates once).
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::OnceLock;
 
 use anyhow::{Context, Result, bail};
+
+mod modules;
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let root = root();
     std::env::set_current_dir(&root)?;
+    if !matches!(args.first().map(String::as_str), Some("setup" | "fuzz") | None) {
+        lint_while_building()?;
+    }
     match args.first().map(String::as_str) {
         Some("setup") => setup(),
         Some("build-guest") => build_guest(),
         Some("build-web") => build_guest().and_then(|()| build_web()),
         Some("run") => run_main_job(&args[1..]),
         Some("test") => test(),
+        Some("modules") => modules::check(&root),
         Some("test-postgres") => test_on_postgres(),
         Some("bench") => bench(&args[1..]),
         Some("fault-run") => fault_run(),
         Some("fuzz") => fuzz(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <setup | build-guest | build-web | run | test | test-postgres | bench [load] | fault-run | fuzz [seconds] [target…]>"
+                "usage: cargo xtask <setup | build-guest | build-web | run | test | test-postgres | modules | bench [load] | fault-run | fuzz [seconds] [target…]>"
             );
             std::process::exit(2);
         }
@@ -79,8 +95,41 @@ fn describe(cmd: &Command) -> String {
         .join(" ")
 }
 
+/// How every cargo build of xtask lints, set once at start ([`lint_while_building`]): the
+/// environment `cargo clippy` gives clippy-driver. `cargo clippy --all-targets` beside the
+/// builds cost as much as the test build again (check and build artifacts are not shared);
+/// as the workspace's rustc wrapper, clippy-driver compiles *and* lints every workspace crate
+/// in the one build the tests need anyway (dependencies are not linted: cargo wraps only
+/// workspace members). `cargo test --workspace` compiles every target `--all-targets` did
+/// (libs, bins, unit and integration tests; the workspace has no benches or examples), and
+/// [`build_guest`] builds the guests for wasm32 with both feature sets.
+static LINT: OnceLock<Vec<(&'static str, OsString)>> = OnceLock::new();
+
+/// Sets [`LINT`]: clippy-driver of the toolchain in use (rust-toolchain.toml names the
+/// component) with warnings denied, exactly as `cargo clippy -- -D warnings` passes them.
+fn lint_while_building() -> Result<()> {
+    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let sysroot = Command::new(&rustc).args(["--print", "sysroot"]).output().context("cannot run rustc")?;
+    if !sysroot.status.success() {
+        bail!("rustc --print sysroot failed: {}", String::from_utf8_lossy(&sysroot.stderr));
+    }
+    let driver = Path::new(String::from_utf8_lossy(&sysroot.stdout).trim()).join("bin").join("clippy-driver");
+    if !driver.is_file() {
+        bail!("{} is missing: `rustup component add clippy`", driver.display());
+    }
+    // `cargo clippy` ends every argument with this separator (clippy's `CLIPPY_ARGS`).
+    let clippy_args = "-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__";
+    let env = vec![("RUSTC_WORKSPACE_WRAPPER", driver.into_os_string()), ("CLIPPY_ARGS", clippy_args.into())];
+    LINT.set(env).map_err(|_| anyhow::anyhow!("the lint environment is set once"))
+}
+
+/// `cargo`, with the lint environment of [`LINT`] once it is set.
 fn cargo() -> Command {
-    Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+    let mut cargo = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    for (name, value) in LINT.get().into_iter().flatten() {
+        cargo.env(name, value);
+    }
+    cargo
 }
 
 fn have(program: &str) -> bool {
@@ -99,7 +148,7 @@ fn python_has(module: &str) -> bool {
 const APT_PACKAGES: &[(&str, &str)] = &[
     ("7z", "p7zip-full"),
     ("bsdtar", "libarchive-tools"),
-    // The antivirus tests start their own clamd (tests/src/harness/clamd.rs); apt does not
+    // The antivirus tests start their own clamd (tests/support/src/clamd.rs); apt does not
     // start the service here, and the tests never use it.
     ("clamscan", "clamav"),
     ("/usr/sbin/clamd", "clamav-daemon"),
@@ -109,9 +158,9 @@ const APT_PACKAGES: &[(&str, &str)] = &[
     ("node", "nodejs"),
     ("npm", "npm"),
     // The MX delivery and DKIM tests serve their MX, A and TXT records with their own
-    // dnsmasq (tests/src/harness/dns.rs); `dnsmasq-base` is the binary without the service.
+    // dnsmasq (tests/support/src/dns.rs); `dnsmasq-base` is the binary without the service.
     ("/usr/sbin/dnsmasq", "dnsmasq-base"),
-    // The PostgreSQL store's tests start a private cluster (tests/src/harness/postgres.rs)
+    // The PostgreSQL store's tests start a private cluster (tests/support/src/postgres.rs)
     // with these programs; the system's cluster is never started.
     ("/usr/lib/postgresql/15/bin/initdb", "postgresql"),
 ];
@@ -397,35 +446,18 @@ fn test() -> Result<()> {
     build_guest()?;
     build_web()?;
     run(cargo().args(["fmt", "--all", "--", "--check"]))?;
-    run(cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
-    run(cargo().args(["clippy", "--package", "sealmail-guest", "--target", "wasm32-wasip2", "--", "-D", "warnings"]))?;
-    run(cargo().args([
-        "clippy",
-        "--package",
-        "sealmail-guest",
-        "--target",
-        "wasm32-wasip2",
-        "--features",
-        "service",
-        "--",
-        "-D",
-        "warnings",
-    ]))?;
-    for features in [&["--features", "service"][..], &[][..]] {
-        let hostile = ["clippy", "--package", "sealmail-hostile-guest", "--target", "wasm32-wasip2"];
-        run(cargo().args(hostile).args(features).args(["--", "-D", "warnings"]))?;
-    }
-    // The system tests start the server binary (tests/src/harness/server.rs); `cargo test`
-    // builds it for host/sealmail/tests/cli.rs, with the workspace's unified features (a separate
-    // `cargo build -p sealmail` would compile many dependencies a second time).
+    modules::check(&root())?;
+    // Built (and linted, see LINT) first, so the step times tell building from testing. The
+    // system tests start the server binary (tests/support/src/server.rs); `cargo test`
+    // builds it for host/sealmail/tests/cli.rs, with the workspace's unified features (a
+    // separate `cargo build -p sealmail` would compile many dependencies a second time).
+    run(cargo().args(["test", "--workspace", "--no-run"]))?;
     run(cargo().args(["test", "--workspace", "--no-fail-fast"]))?;
     test_on_postgres()
 }
 
-/// The system tests that exercise the store, once more with every server on PostgreSQL
-/// (DESIGN §7: both stores tested in CI). They run the binaries the workspace pass built:
-/// `cargo test --package … --test …` would resolve features for fewer targets and compile
-/// much of the tree a second time (minutes in CI).
+/// The modules of the system tests (`tests/it/`) that exercise the store, run once more with
+/// every server on PostgreSQL (docs/service.md#storage: both stores tested in CI).
 const POSTGRES_PASS: &[&str] = &[
     "pipeline",
     "callbacks",
@@ -441,6 +473,18 @@ const POSTGRES_PASS: &[&str] = &[
 ];
 
 fn test_on_postgres() -> Result<()> {
+    let it = system_test_binary()?;
+    let tests = tests_in_modules(&it, POSTGRES_PASS)?;
+    eprintln!("on PostgreSQL: {} tests of {} modules", tests.len(), POSTGRES_PASS.len());
+    run(system_tests(&it, &tests).env("SEALMAIL_TEST_DATABASE", "postgres"))
+        .context("on PostgreSQL, system tests failed")
+}
+
+/// The system-test binary of the workspace's test build (`cargo test --workspace --no-run`,
+/// with the same environment as the build of `test`, so nothing is rebuilt): running it
+/// directly avoids `cargo test --package … --test …`, which would resolve features for fewer
+/// targets and compile much of the tree a second time (minutes in CI).
+fn system_test_binary() -> Result<PathBuf> {
     let output = cargo()
         .args(["test", "--workspace", "--no-run", "--message-format=json-render-diagnostics"])
         .stderr(std::process::Stdio::inherit())
@@ -449,47 +493,60 @@ fn test_on_postgres() -> Result<()> {
     if !output.status.success() {
         bail!("cargo test --workspace --no-run failed ({})", output.status);
     }
-    let mut binaries = Vec::new();
-    for line in String::from_utf8_lossy(&output.stdout).lines() {
-        let Ok(message) = serde_json::from_str::<serde_json::Value>(line) else { continue };
-        let name = message["target"]["name"].as_str().unwrap_or_default();
-        let is_test = message["target"]["kind"].as_array().is_some_and(|k| k.iter().any(|k| k == "test"));
-        if let (true, true, Some(executable)) = (is_test, POSTGRES_PASS.contains(&name), message["executable"].as_str())
-        {
-            binaries.push((name.to_owned(), PathBuf::from(executable)));
-        }
-    }
-    let missing: Vec<&&str> = POSTGRES_PASS.iter().filter(|t| !binaries.iter().any(|(n, _)| n == **t)).collect();
-    if !missing.is_empty() {
-        bail!("no test binary for {missing:?}");
-    }
-    let mut failed = Vec::new();
-    for (name, binary) in &binaries {
-        // As cargo runs them: from the package's directory.
-        let status =
-            run(Command::new(binary).current_dir(root().join("tests")).env("SEALMAIL_TEST_DATABASE", "postgres"));
-        if status.is_err() {
-            failed.push(name.clone());
-        }
-    }
-    if !failed.is_empty() {
-        bail!("on PostgreSQL, these system tests failed: {failed:?}");
-    }
-    Ok(())
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .find(|message| {
+            message["target"]["name"] == "it"
+                && message["target"]["kind"].as_array().is_some_and(|k| k.iter().any(|k| k == "test"))
+        })
+        .and_then(|message| message["executable"].as_str().map(PathBuf::from))
+        .context("the workspace's test build has no system-test binary `it`")
 }
 
-/// The full fault profile (issue 7): 500 jobs through an SMTP outage of 60 s, a callback
+/// The full names (`module::test`) of the tests of `binary` in `modules`, by module path
+/// rather than by substring filters (`api::` would also match `openapi::`). Fails when a
+/// module has no test: a renamed module must not drop out of a pass silently.
+fn tests_in_modules(binary: &Path, modules: &[&str]) -> Result<Vec<String>> {
+    let output = Command::new(binary)
+        .args(["--list", "--format", "terse"])
+        .output()
+        .with_context(|| format!("cannot run {}", binary.display()))?;
+    if !output.status.success() {
+        bail!("{} --list failed ({})", binary.display(), output.status);
+    }
+    let listed = String::from_utf8_lossy(&output.stdout).into_owned();
+    let in_module = |name: &str, module: &str| name.strip_prefix(module).is_some_and(|rest| rest.starts_with("::"));
+    let tests: Vec<String> = listed
+        .lines()
+        .filter_map(|line| line.strip_suffix(": test"))
+        .filter(|name| modules.iter().any(|module| in_module(name, module)))
+        .map(str::to_owned)
+        .collect();
+    let empty: Vec<&&str> = modules.iter().filter(|m| !tests.iter().any(|t| in_module(t, m))).collect();
+    if !empty.is_empty() {
+        bail!("{} has no tests in the modules {empty:?}", binary.display());
+    }
+    Ok(tests)
+}
+
+/// `binary` running exactly `tests`, as cargo runs it: from the package's directory.
+fn system_tests(binary: &Path, tests: &[String]) -> Command {
+    let mut command = Command::new(binary);
+    command.arg("--exact").args(tests).current_dir(root().join("tests"));
+    command
+}
+
+/// The full fault profile: 500 jobs through an SMTP outage of 60 s, a callback
 /// endpoint down for the whole run, and two nodes on PostgreSQL with one SIGKILLed mid-run.
 /// The same tests run in `test` with the small profile; here they print their figures.
 fn fault_run() -> Result<()> {
     setup()?;
     build_guest()?;
     build_web()?;
-    run(cargo().args(["build", "--package", "sealmail"]))?;
-    run(cargo()
-        .args(["test", "--package", "sealmail-tests", "--test", "faults", "--test", "scale_out", "--"])
-        .args(["--nocapture", "--test-threads", "1"])
-        .env("SEALMAIL_FAULT_PROFILE", "full"))
+    let it = system_test_binary()?;
+    let tests = tests_in_modules(&it, &["faults", "scale_out"])?;
+    run(system_tests(&it, &tests).args(["--nocapture", "--test-threads", "1"]).env("SEALMAIL_FAULT_PROFILE", "full"))
 }
 
 fn bench(extra: &[String]) -> Result<()> {
@@ -501,7 +558,7 @@ fn bench(extra: &[String]) -> Result<()> {
     run(cargo().args(["run", "--release", "--package", "sealmail-tests", "--bin", "seal-bench", "--"]).args(extra))
 }
 
-/// `bench load`: the service under load (`tests/src/bin/load_bench.rs`) against the release
+/// `bench load`: the service under load (`tests/src/bin/load-bench/`) against the release
 /// server binary, which `cargo run` of the benchmark alone would not build.
 fn bench_load(extra: &[String]) -> Result<()> {
     setup()?;

@@ -21,9 +21,9 @@ pub enum Json {
     Bool(bool),
     /// Any number.
     Number(serde_json::Number),
-    /// A string.
+    /// A string, unescaped (lone surrogates are refused while parsing).
     String(String),
-    /// An array.
+    /// An array, elements in document order.
     Array(Vec<Json>),
     /// An object, members in document order (keys may repeat).
     Object(Vec<(String, Json)>),

@@ -19,7 +19,7 @@ pub struct Job {
     pub headers: HeaderOptions,
     /// Decoded subject.
     pub subject: Text,
-    /// The body.
+    /// The message body: its type and decoded text.
     pub body: Body,
     /// The plain-text alternative of an HTML body.
     pub alternative: Option<Text>,
@@ -77,13 +77,13 @@ impl BodyType {
     }
 }
 
-/// The body.
+/// The message body (`body` of the request): its type and decoded text.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Body {
     /// Plain or HTML.
     pub content_type: BodyType,
-    /// The content.
+    /// The decoded text, in its charset as Unicode.
     pub content: Text,
 }
 

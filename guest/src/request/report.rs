@@ -6,7 +6,7 @@ use serde::Serialize;
 /// What kind of problem a request has (mirrors `problem-kind` in `wit/validation.wit`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
-#[allow(missing_docs)] // each case is documented in the WIT
+#[expect(missing_docs, reason = "each case is documented in the WIT (`wit/validation.wit`)")]
 pub enum ProblemKind {
     MalformedJson,
     NotUtf8,
@@ -55,7 +55,7 @@ impl ProblemKind {
 /// What kind of warning a request earned (mirrors `warning-kind` in the WIT).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
-#[allow(missing_docs)] // each case is documented in the WIT
+#[expect(missing_docs, reason = "each case is documented in the WIT (`wit/validation.wit`)")]
 pub enum WarningKind {
     IgnoredKey,
     IgnoredValue,

@@ -13,7 +13,7 @@ use crate::password::PasswordStrength;
 /// See `job-summary` in the WIT.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
-#[allow(missing_docs)] // every field is documented in the WIT
+#[expect(missing_docs, reason = "every field is documented in the WIT (`wit/validation.wit`)")]
 pub struct JobSummary {
     pub sender: Mailbox,
     pub header_from: Mailbox,
@@ -37,7 +37,7 @@ pub struct JobSummary {
 /// See `message-plan` in the WIT.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
-#[allow(missing_docs)]
+#[expect(missing_docs, reason = "every field is documented in the WIT (`wit/validation.wit`)")]
 pub struct MessagePlan {
     pub block: u32,
     pub to: Vec<Mailbox>,
@@ -50,7 +50,7 @@ pub struct MessagePlan {
 /// See `attachment-plan` in the WIT.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
-#[allow(missing_docs)]
+#[expect(missing_docs, reason = "every field is documented in the WIT (`wit/validation.wit`)")]
 pub struct AttachmentPlan {
     pub index: u32,
     pub name: String,
@@ -62,7 +62,7 @@ pub struct AttachmentPlan {
 /// See `secure-document-plan` in the WIT.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
-#[allow(missing_docs)]
+#[expect(missing_docs, reason = "every field is documented in the WIT (`wit/validation.wit`)")]
 pub struct SecureDocumentPlan {
     pub archive_name: String,
     pub strength: PasswordStrength,

@@ -60,7 +60,10 @@ pub fn deliver<H: Host, R: RngCore + CryptoRng>(
     Ok(outcome)
 }
 
-#[allow(clippy::too_many_arguments)]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one outcome needs the host, randomness, the message, the recipient, its reply, the expiry, the clock and the held secret; a struct would only rename them"
+)]
 fn original_outcome<H: Host, R: RngCore + CryptoRng>(
     host: &mut H,
     rng: &mut R,

@@ -134,7 +134,7 @@ pub struct Reply {
     pub code: Option<u16>,
     /// RFC 3463 code.
     pub enhanced: Option<String>,
-    /// The text.
+    /// The reply's text after the codes, as the server sent it.
     pub text: String,
 }
 
@@ -198,7 +198,7 @@ pub struct Event {
 /// The job being started.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JobContext {
-    /// Job id.
+    /// The job's id (a UUID), which names its messages and events.
     pub job_id: String,
     /// Acceptance time, ms since the epoch.
     pub received_ms: u64,
@@ -221,7 +221,7 @@ impl JobContext {
 /// A recipient the job must not send to (`workflow.suppressed-address`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SuppressedAddress {
-    /// The address.
+    /// The suppressed address, as the suppression list keeps it.
     pub address: String,
     /// It bounced before (`PREVIOUSLY_BOUNCED`), or the account listed it (`SUPPRESSED`).
     pub bounced: bool,
@@ -253,7 +253,7 @@ impl Policy {
 pub struct RecipientUpdate {
     /// Recipient block.
     pub block: u32,
-    /// Address.
+    /// The recipient address whose state changes.
     pub address: String,
     /// New delivery status.
     pub status: DeliveryStatus,
@@ -290,11 +290,11 @@ pub enum WorkflowError {
 /// A recipient of a due message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecipientState {
-    /// Address.
+    /// The address to deliver to.
     pub address: String,
     /// Display name.
     pub name: Option<String>,
-    /// Role.
+    /// How it was addressed (to, cc or bcc): a password mail goes to each alike.
     pub role: Role,
     /// Current status.
     pub status: DeliveryStatus,
@@ -305,9 +305,9 @@ pub struct RecipientState {
 pub struct MessageState {
     /// `Message-ID`.
     pub message_id: String,
-    /// Kind.
+    /// An original (with the archive) or a password mail.
     pub kind: MessageKind,
-    /// Block.
+    /// The recipient block it was rendered for (index into `recipients` of the request).
     pub block: u32,
     /// A password mail's original.
     pub parent: Option<String>,
@@ -315,7 +315,7 @@ pub struct MessageState {
     pub first_attempt_ms: u64,
     /// Attempts before this one.
     pub attempts: u32,
-    /// Recipients.
+    /// Every recipient of the message, with the state it is in now.
     pub recipients: Vec<RecipientState>,
 }
 

@@ -19,7 +19,7 @@ use super::{DeliveryStatus, EventKind, Host, JobContext, MessageState, PasswordS
 pub struct JobRecipient {
     /// The recipient block.
     pub block: u32,
-    /// The address.
+    /// An address of that block, one recipient.
     pub address: String,
 }
 

@@ -40,6 +40,36 @@ pub struct AccountConfig {
     pub recipients_per_hour: Option<u64>,
 }
 
+/// Account secrets shorter than this are guessable by a patient client (the failed-auth
+/// throttle slows guessing, it does not stop it); `sealmail account add` makes 43 characters.
+pub const MIN_SECRET_CHARS: usize = 16;
+
+/// The start-up warnings of the accounts of the configuration file: a short secret, a
+/// callback over clear-text `http://`. They never quote a secret. Without the `WARNING: `
+/// prefix.
+pub fn warnings(accounts: &[AccountConfig]) -> Vec<String> {
+    let mut out = Vec::new();
+    for account in accounts {
+        if account.secret.chars().count() < MIN_SECRET_CHARS {
+            out.push(format!(
+                "accounts.secret of account {:?} is shorter than {MIN_SECRET_CHARS} characters; use a random \
+                 secret of 32 or more (`sealmail account add` makes one)",
+                account.name
+            ));
+        }
+        if let Some(callback) = &account.callback
+            && callback.url.get(..7).is_some_and(|s| s.eq_ignore_ascii_case("http://"))
+        {
+            out.push(format!(
+                "accounts.callback.url of account {:?} is http://: job events and the callback's credentials \
+                 cross the network in clear text; use https://",
+                account.name
+            ));
+        }
+    }
+    out
+}
+
 /// The purpose string of the account-secret subkey of the storage key.
 pub const KEY_PURPOSE: &str = "sealmail/account-secrets/v1";
 
@@ -141,7 +171,7 @@ pub enum CallbackSettingsError {
     /// A webhook secret is malformed.
     #[error("account {account:?}: webhook_secrets[{index}]: {source}")]
     Secret {
-        /// The account.
+        /// The name of the account whose settings are wrong.
         account: String,
         /// Which secret (from 0).
         index: usize,
@@ -151,7 +181,7 @@ pub enum CallbackSettingsError {
     /// The default endpoint is unusable.
     #[error("account {account:?}: callback: {why}")]
     Endpoint {
-        /// The account.
+        /// The name of the account whose settings are wrong.
         account: String,
         /// What is wrong.
         why: String,

@@ -117,6 +117,19 @@ impl ServeSettings {
     }
 }
 
+/// The start-up warning of an API that serves `scheme` on `listen`: plain HTTP beyond
+/// loopback carries account secrets and documents in clear text. Without the `WARNING: `
+/// prefix.
+pub fn plain_http_warning(scheme: &str, listen: SocketAddr) -> Option<String> {
+    (scheme == "http" && !listen.ip().is_loopback()).then(|| {
+        format!(
+            "the API serves plain HTTP on {listen} (not loopback): account secrets and documents cross the network \
+             in clear text; set api.tls_cert_file and api.tls_key_file (or keep listen on loopback behind a \
+             TLS proxy)"
+        )
+    })
+}
+
 /// Serves `app` on `listener` until `shutdown` completes, then lets requests in progress
 /// finish (at most [`SHUTDOWN_GRACE`]).
 pub async fn serve(

@@ -104,7 +104,7 @@ impl fmt::Display for ErrorCode {
 struct Cause {
     /// What the server was doing, e.g. `cannot store a job`.
     context: &'static str,
-    /// The error.
+    /// The underlying error, for the log.
     error: String,
 }
 

@@ -9,8 +9,6 @@
 //! authenticated [`accounts::Account`] as an extractor (`auth`), answer typed bodies
 //! ([`openapi::responses`]) and fail with an [`error::ApiError`].
 
-#![warn(missing_docs)]
-
 pub mod accounts;
 mod auth;
 mod basic;
@@ -23,6 +21,7 @@ mod jobs;
 pub mod openapi;
 pub mod preview;
 mod routes;
+mod sections;
 mod slow;
 mod state;
 mod suppressions;
@@ -31,4 +30,5 @@ pub mod tls;
 pub mod vocabulary;
 
 pub use routes::router;
+pub use sections::{ApiSections, Shared};
 pub use state::AppState;

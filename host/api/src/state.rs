@@ -1,5 +1,6 @@
 //! What every handler shares ([`AppState`]): the library component, the store, the account
-//! directory, the limits and the node's gauges. Built once by the node.
+//! directory, the limits and the node's gauges. Built once by the node
+//! (`AppState::from_config`, in `sections`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -20,9 +21,9 @@ use sealmail_store::Store;
 pub struct AppState {
     /// The `library` component (validation).
     pub library: Library,
-    /// The store.
+    /// Where jobs, accounts and suppressions are kept.
     pub store: Arc<dyn Store>,
-    /// Accounts.
+    /// The accounts of the configuration file and the store, for authentication.
     pub accounts: Accounts,
     /// Request limits.
     pub limits: Limits,

@@ -87,41 +87,48 @@ pub fn server_config(cert_file: &Path, key_file: &Path) -> Result<Arc<rustls::Se
 
 #[cfg(test)]
 mod tests {
+    use sealmail_test_support::TestCa;
+
     use super::*;
 
-    /// The SMTP crate's test certificates (a relay's key pair) and DKIM key.
-    fn testdata(name: &str) -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../smtp/src/testdata").join(name)
+    /// A key pair from a fresh test CA, written to `dir` as `server.pem` and `server.key`.
+    fn server_files(dir: &tempfile::TempDir) -> (PathBuf, PathBuf) {
+        TestCa::new().issue_server().write_files(dir.path(), "server")
     }
 
     #[test]
     fn a_matching_pair_loads() {
-        let config = server_config(&testdata("relay.pem"), &testdata("relay.key"));
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (cert, key) = server_files(&dir);
+        let config = server_config(&cert, &key);
         assert!(config.is_ok(), "{:?}", config.err());
     }
 
     #[test]
     fn errors_name_the_file() {
-        let missing = testdata("missing.pem");
-        let e = server_config(&missing, &testdata("relay.key")).unwrap_err().to_string();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (cert, key) = server_files(&dir);
+        let missing = dir.path().join("missing.pem");
+        let e = server_config(&missing, &key).unwrap_err().to_string();
         assert!(e.contains("api.tls_cert_file") && e.contains("missing.pem"), "{e}");
 
         // A certificate where the key should be: no private key in it.
-        let cert = testdata("relay.pem");
         let e = server_config(&cert, &cert).unwrap_err().to_string();
-        assert!(e.contains("api.tls_key_file") && e.contains("relay.pem"), "{e}");
+        assert!(e.contains("api.tls_key_file") && e.contains("server.pem"), "{e}");
 
         // A key where the certificate should be.
-        let key = testdata("relay.key");
         let e = server_config(&key, &key).unwrap_err().to_string();
         assert!(e.contains("api.tls_cert_file") && e.contains("no CERTIFICATE"), "{e}");
     }
 
     #[test]
     fn a_key_of_another_certificate_is_refused() {
-        let e = server_config(&testdata("relay.pem"), &testdata("dkim-rsa-pkcs1.pem")).unwrap_err();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (cert, _) = server_files(&dir);
+        let (_, other_key) = TestCa::new().issue_server().write_files(dir.path(), "other");
+        let e = server_config(&cert, &other_key).unwrap_err();
         assert!(matches!(e, ApiTlsError::Mismatch { .. }), "{e}");
         let text = e.to_string();
-        assert!(text.contains("dkim-rsa-pkcs1.pem") && text.contains("relay.pem"), "{text}");
+        assert!(text.contains("other.key") && text.contains("server.pem"), "{text}");
     }
 }

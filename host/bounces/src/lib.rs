@@ -14,8 +14,6 @@
 //! Nothing here logs or stores a message body: a DSN usually quotes the original message,
 //! which may hold a password mail's text.
 
-#![warn(missing_docs)]
-
 pub mod dsn;
 pub mod smtp_server;
 
@@ -101,7 +99,7 @@ impl Verp {
         Ok(Self { domain })
     }
 
-    /// The domain.
+    /// The domain of the envelope senders (`bounce+<token>@domain`).
     pub fn domain(&self) -> &str {
         &self.domain
     }

@@ -24,7 +24,7 @@ pub enum PostError {
     /// The URL is not an absolute http(s) URL (the validator normally refuses it earlier).
     #[error("the callback URL {url:?} is not usable: {why}")]
     Url {
-        /// The URL.
+        /// The URL as configured or requested.
         url: String,
         /// What is wrong with it.
         why: String,

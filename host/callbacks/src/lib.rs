@@ -9,8 +9,6 @@
 //! A post keeps its events, its `webhook-id` and its tags on every try, so a receiver can
 //! de-duplicate; the outbox lives in the store, so nothing is lost across restarts.
 
-#![warn(missing_docs)]
-
 pub mod config;
 pub mod dispatcher;
 pub mod http;

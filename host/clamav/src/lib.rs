@@ -382,127 +382,23 @@ async fn ping_one(address: &ScannerAddress) -> Result<(), String> {
     }
 }
 
-/// A real `clamd` for tests, with a private configuration and signature database in a
-/// temporary folder (docs: shared/notes/test-infrastructure.md). Killed when dropped.
-#[cfg(test)]
-pub(crate) mod test_clamd {
-    use std::path::Path;
-    use std::process::{Child, Command, Stdio};
-    use std::time::{Duration, Instant};
-
-    use super::{ScannerAddress, Scanners};
-
-    /// Where Debian's `clamav-daemon` installs clamd.
-    pub(crate) const CLAMD: &str = "/usr/sbin/clamd";
-
-    /// The 68-byte EICAR anti-virus test file.
-    pub(crate) const EICAR: &[u8] = br"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";
-
-    /// An MD5 signature of the whole EICAR file (`.hdb`: md5:size:name).
-    pub(crate) const EICAR_HDB: &str = "44d88612fea8a8f36de82e1278abb02f:68:Test.EICAR.MD5";
-
-    /// A body signature for the EICAR marker string (`.ndb`: name:target:offset:hex).
-    pub(crate) fn eicar_ndb() -> String {
-        format!("Test.EICAR.Body:0:*:{}", hex::encode("EICAR-STANDARD-ANTIVIRUS-TEST-FILE"))
-    }
-
-    /// A body signature that matches nothing the tests send (clamd refuses to start without
-    /// any signature, so a scanner "without EICAR" still needs one).
-    pub(crate) fn unrelated_ndb() -> String {
-        format!("Test.Unrelated.Body:0:*:{}", hex::encode("SEALMAIL-UNRELATED-TEST-SIGNATURE"))
-    }
-
-    /// A running clamd.
-    pub(crate) struct TestClamd {
-        child: Child,
-        dir: tempfile::TempDir,
-        /// Its TCP address (`TCPAddr 127.0.0.1`, a free port).
-        pub tcp: ScannerAddress,
-        /// Its unix socket.
-        pub unix: ScannerAddress,
-    }
-
-    impl TestClamd {
-        /// Starts clamd with these `.hdb` and `.ndb` lines and `StreamMaxLength`, and waits
-        /// until it answers PING. `None`, with a notice on stderr, when clamd is not installed.
-        pub(crate) async fn start(hdb: &[&str], ndb: &[&str], stream_max_length: &str) -> Option<Self> {
-            if !Path::new(CLAMD).exists() {
-                eprintln!("NOTICE: {CLAMD} not found, skipping (apt-get install clamav-daemon)");
-                return None;
-            }
-            let dir = tempfile::tempdir().expect("tempdir");
-            let db = dir.path().join("db");
-            std::fs::create_dir(&db).expect("db dir");
-            let write_lines = |name: &str, lines: &[&str]| {
-                if !lines.is_empty() {
-                    std::fs::write(db.join(name), lines.join("\n") + "\n").expect("signatures");
-                }
-            };
-            write_lines("test.hdb", hdb);
-            write_lines("test.ndb", ndb);
-            let port =
-                std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port();
-            let socket = dir.path().join("clamd.sock");
-            let log = dir.path().join("clamd.log");
-            // Runs as the current user (root here) when no `User` line is given.
-            let conf = format!(
-                "Foreground yes\nDatabaseDirectory {}\nTCPSocket {port}\nTCPAddr 127.0.0.1\n\
-                 LocalSocket {}\nLogFile {}\nStreamMaxLength {stream_max_length}\n",
-                db.display(),
-                socket.display(),
-                log.display()
-            );
-            let conf_path = dir.path().join("clamd.conf");
-            std::fs::write(&conf_path, conf).expect("clamd.conf");
-            let child = Command::new(CLAMD)
-                .arg("-c")
-                .arg(&conf_path)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("spawn clamd");
-            let mut clamd = Self {
-                child,
-                tcp: ScannerAddress::Tcp(format!("127.0.0.1:{port}")),
-                unix: ScannerAddress::Unix(socket),
-                dir,
-            };
-            // Ready in ~0.3 s on an idle machine; much longer when the other core compiles.
-            let deadline = Instant::now() + Duration::from_secs(60);
-            let both = Scanners::new(vec![clamd.tcp.clone(), clamd.unix.clone()], Duration::from_secs(2));
-            loop {
-                if both.ping().await.is_ok() {
-                    return Some(clamd);
-                }
-                if let Ok(Some(status)) = clamd.child.try_wait() {
-                    panic!("clamd exited with {status}: {}", clamd.log());
-                }
-                assert!(Instant::now() < deadline, "clamd not ready after 60 s: {}", clamd.log());
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        }
-
-        /// The clamd log so far.
-        pub(crate) fn log(&self) -> String {
-            std::fs::read_to_string(self.dir.path().join("clamd.log")).unwrap_or_default()
-        }
-    }
-
-    impl Drop for TestClamd {
-        fn drop(&mut self) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::test_clamd::{EICAR, EICAR_HDB, TestClamd, eicar_ndb, unrelated_ndb};
+    use sealmail_test_support::{Clamd, EICAR, Signatures};
+
     use super::*;
 
     const SECOND: Duration = Duration::from_secs(1);
+
+    /// The address of a test clamd's TCP socket, as an operator would configure it.
+    fn tcp(clamd: &Clamd) -> ScannerAddress {
+        clamd.tcp_address().parse().expect("tcp://127.0.0.1:PORT")
+    }
+
+    /// The address of a test clamd's unix socket.
+    fn unix(clamd: &Clamd) -> ScannerAddress {
+        clamd.unix_address().parse().expect("unix:///PATH")
+    }
 
     #[test]
     fn addresses_parse_and_print() {
@@ -606,13 +502,13 @@ mod tests {
     #[tokio::test]
     async fn real_clamd_detects_eicar_over_tcp_and_unix() {
         assert_eq!(EICAR.len(), 68);
-        let Some(clamd) = TestClamd::start(&[EICAR_HDB], &[&eicar_ndb()], "1M").await else { return };
-        let tcp = Scanners::new(vec![clamd.tcp.clone()], Duration::from_secs(30));
-        let unix = Scanners::new(vec![clamd.unix.clone()], Duration::from_secs(30));
-        assert_eq!(tcp.ping().await, Ok(()));
-        assert_eq!(unix.ping().await, Ok(()));
+        let clamd = Clamd::start_with(Signatures::Eicar, "1M");
+        let over_tcp = Scanners::new(vec![tcp(&clamd)], Duration::from_secs(30));
+        let over_unix = Scanners::new(vec![unix(&clamd)], Duration::from_secs(30));
+        assert_eq!(over_tcp.ping().await, Ok(()));
+        assert_eq!(over_unix.ping().await, Ok(()));
 
-        for scanners in [&tcp, &unix] {
+        for scanners in [&over_tcp, &over_unix] {
             match scanners.scan(EICAR).await {
                 Verdict::Infected { scanner, signature } => {
                     assert_eq!(scanner, scanners.addresses()[0].to_string());
@@ -626,11 +522,11 @@ mod tests {
         let mut big = vec![b'a'; CHUNK_SIZE - 10];
         big.extend_from_slice(b"EICAR-STANDARD-ANTIVIRUS-TEST-FILE");
         big.extend(std::iter::repeat_n(b'b', 100_000));
-        assert!(matches!(tcp.scan(&big).await, Verdict::Infected { .. }));
-        assert_eq!(tcp.scan(&vec![b'c'; 200_000]).await, Verdict::Clean);
+        assert!(matches!(over_tcp.scan(&big).await, Verdict::Infected { .. }));
+        assert_eq!(over_tcp.scan(&vec![b'c'; 200_000]).await, Verdict::Clean);
 
         // Over StreamMaxLength (1M here): an error, never Clean.
-        let verdict = tcp.scan(&vec![b'x'; 3 * 1024 * 1024]).await;
+        let verdict = over_tcp.scan(&vec![b'x'; 3 * 1024 * 1024]).await;
         assert!(
             matches!(&verdict, Verdict::Unavailable { reason, .. } if reason.contains("size limit exceeded")),
             "{verdict:?}"
@@ -639,20 +535,18 @@ mod tests {
 
     #[tokio::test]
     async fn real_clamd_all_scanners_must_pass() {
-        let Some(knows_eicar) = TestClamd::start(&[EICAR_HDB], &[&eicar_ndb()], "50M").await else {
-            return;
-        };
-        let Some(other) = TestClamd::start(&[], &[&unrelated_ndb()], "50M").await else { return };
+        let knows_eicar = Clamd::start(Signatures::Eicar);
+        let other = Clamd::start(Signatures::Unrelated);
 
         // The first scanner alone would let EICAR through; the second one catches it.
-        let first_only = Scanners::new(vec![other.tcp.clone()], Duration::from_secs(30));
+        let first_only = Scanners::new(vec![tcp(&other)], Duration::from_secs(30));
         assert_eq!(first_only.scan(EICAR).await, Verdict::Clean);
-        let both = Scanners::new(vec![other.tcp.clone(), knows_eicar.unix.clone()], Duration::from_secs(30));
+        let both = Scanners::new(vec![tcp(&other), unix(&knows_eicar)], Duration::from_secs(30));
         assert!(both.describe().contains("all must pass"), "{}", both.describe());
         assert_eq!(both.ping().await, Ok(()));
         match both.scan(EICAR).await {
             Verdict::Infected { scanner, signature } => {
-                assert_eq!(scanner, knows_eicar.unix.to_string());
+                assert_eq!(scanner, unix(&knows_eicar).to_string());
                 assert!(signature.contains("EICAR"), "{signature}");
             }
             other => panic!("expected Infected, got {other:?}"),
@@ -663,7 +557,7 @@ mod tests {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let gone = ScannerAddress::Tcp(listener.local_addr().expect("addr").to_string());
         drop(listener);
-        let with_gone = Scanners::new(vec![gone.clone(), knows_eicar.tcp.clone()], Duration::from_secs(30));
+        let with_gone = Scanners::new(vec![gone.clone(), tcp(&knows_eicar)], Duration::from_secs(30));
         assert!(matches!(
             with_gone.scan(b"clean").await,
             Verdict::Unavailable { scanner, .. } if scanner == gone.to_string()

@@ -9,8 +9,7 @@
 
 /// World `library`.
 pub mod library {
-    // Generated code: its documentation is the WIT itself.
-    #![allow(missing_docs)]
+    #![expect(missing_docs, reason = "generated code: its documentation is the WIT itself")]
     wasmtime::component::bindgen!({
         path: "../../wit",
         world: "library",
@@ -20,8 +19,7 @@ pub mod library {
 
 /// World `service`.
 pub mod service {
-    // Generated code: its documentation is the WIT itself.
-    #![allow(missing_docs)]
+    #![expect(missing_docs, reason = "generated code: its documentation is the WIT itself")]
     wasmtime::component::bindgen!({
         path: "../../wit",
         world: "service",

@@ -3,7 +3,6 @@
 //! format ([`clock`]), and the node's metrics ([`metrics`]).
 //!
 //! This crate holds vocabulary, not behaviour: it performs no I/O and makes no decision.
-#![warn(missing_docs)]
 
 pub mod bindings;
 pub mod clock;

@@ -45,7 +45,7 @@ struct DeliveryLabels {
 
 /// A callback try's result.
 #[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
-#[allow(non_camel_case_types)]
+#[expect(non_camel_case_types, reason = "the variant names are the Prometheus label values")]
 pub enum CallbackOutcome {
     /// 2xx.
     delivered,
@@ -62,7 +62,7 @@ struct CallbackLabels {
 
 /// A call into the component.
 #[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
-#[allow(non_camel_case_types)]
+#[expect(non_camel_case_types, reason = "the variant names are the Prometheus label values")]
 pub enum Call {
     /// `validation.validate` at submission.
     validate,
@@ -79,7 +79,7 @@ struct CallLabels {
 
 /// Why a submission was not accepted.
 #[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
-#[allow(non_camel_case_types)]
+#[expect(non_camel_case_types, reason = "the variant names are the Prometheus label values")]
 pub enum Refusal {
     /// 400: the JobRequest breaks rules.
     invalid,
@@ -175,7 +175,7 @@ impl Metrics {
         self.jobs_refused.get_or_create(&RefusalLabels { reason }).inc();
     }
 
-    /// A job finished.
+    /// Counts a job whose every recipient is resolved.
     pub fn job_finished(&self) {
         self.jobs_finished.inc();
     }

@@ -42,6 +42,7 @@ pub enum Origin {
 
 /// Loads `wasm` from the cache in `dir`, compiling and storing it on a miss. A cache that
 /// cannot be read or written only costs time: the component is compiled in memory.
+#[expect(unsafe_code, reason = "wasmtime can only trust a precompiled artifact it is told to trust")]
 pub fn load(engine: &Engine, wasm: &[u8], dir: Option<&Path>) -> wasmtime::Result<(Component, Origin)> {
     let Some(dir) = dir else {
         return Ok((Component::new(engine, wasm)?, Origin::Compiled));

@@ -6,7 +6,6 @@
 //!
 //! It must never let a guest take the host down: a trap or a limit hit inside the guest is a
 //! [`CallError`], and nothing one call leaves behind reaches the next.
-#![warn(missing_docs)]
 
 pub mod component_cache;
 pub mod library;

@@ -56,7 +56,7 @@ pub struct RuntimeConfig {
     /// Deep recursion traps here instead of overflowing the host thread's stack. 1 MiB is
     /// 8× what the real guest is shown to need: every request of the corpus, maximal JSON
     /// nesting (serde_json stops at 128 levels) and sealing pass with 128 KiB
-    /// (tests/tests/sandbox_hostile.rs). Calls run on their own fiber stacks, sized this
+    /// (tests/it/sandbox_hostile.rs). Calls run on their own fiber stacks, sized this
     /// plus [`HOST_STACK_ROOM`].
     pub max_wasm_stack: usize,
     /// Where precompiled artifacts are cached (`None`: compile in memory every start).
@@ -139,7 +139,7 @@ pub enum CallError {
     /// The guest ran past its CPU-time budget.
     #[error("the component exceeded its time limit of {limit:?}")]
     TimeLimit {
-        /// The limit.
+        /// The guest-time budget of one call (`max_call_secs`).
         limit: Duration,
     },
     /// The guest's call chain outgrew the wasm stack limit (runaway recursion).

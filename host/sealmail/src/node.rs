@@ -14,8 +14,8 @@ use std::time::Duration;
 use anyhow::Context as _;
 use tokio::sync::{Notify, watch};
 
-use sealmail_api::accounts::{self, Accounts, RateLimits};
-use sealmail_api::throttle::AuthThrottle;
+use sealmail_api::accounts::Accounts;
+use sealmail_api::{ApiSections, AppState, Shared};
 use sealmail_bounces::smtp_server::BounceListener;
 use sealmail_callbacks::dispatcher::Dispatcher;
 use sealmail_core::bindings::validation::Limits;
@@ -122,24 +122,29 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
 
     let (sandbox, library, limits) = sandbox(&config).await?;
     let (service, services) = workflow(&config, &sandbox, store.clone())?;
-    let accounts = Accounts::new(key.derive(accounts::KEY_PURPOSE), &config.accounts, store.clone())
-        .with_previous_keys(key.derive_previous(accounts::KEY_PURPOSE));
-    let callback_policy = config.callbacks.address_policy();
-    let account_callbacks = accounts::callback_settings(&config.accounts)?;
-    for (name, settings) in &account_callbacks {
-        // A default endpoint the guard would refuse is a configuration mistake: say so now,
-        // not in a callback's failure hours later.
-        if let Some(endpoint) = &settings.default_endpoint
-            && let Ok(url) = url::Url::parse(&endpoint.url)
-            && let Err(refused) = callback_policy.check_literal_host(&url)
-        {
-            anyhow::bail!("account {name:?}: callback: {refused}");
-        }
-    }
     let unfinished = Arc::new(AtomicU64::new(store.unfinished_jobs().await?));
     let wake = Arc::new(Notify::new());
     let metrics = Arc::new(Metrics::new());
     let events = Arc::new(Notify::new());
+    let (app_state, webhook_secrets) = AppState::from_config(
+        ApiSections {
+            limits: &config.limits,
+            accounts: &config.accounts,
+            callbacks: &config.callbacks,
+            max_unfinished: config.queue.max_jobs_in_flight,
+            allow_insecure_no_antivirus: config.antivirus.allow_insecure_no_antivirus,
+        },
+        Shared {
+            library,
+            limits,
+            store: store.clone(),
+            key: &key,
+            scanners: services.scanners.clone(),
+            unfinished: unfinished.clone(),
+            wake: wake.clone(),
+            metrics: metrics.clone(),
+        },
+    )?;
 
     // TLS files are read before binding: a bad one stops the start-up, naming the file.
     let api = config.api.settings()?;
@@ -154,7 +159,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         None => None,
     };
     let dsn_address = dsn_listener.as_ref().map(tokio::net::TcpListener::local_addr).transpose()?;
-    banner(&config, (api.scheme(), address), &services, &accounts)?;
+    banner(&config, (api.scheme(), address), &services, &app_state.accounts)?;
     bounces_banner(services.verp.as_ref(), dsn_address)?;
 
     let pool = Arc::new(Pool::new(
@@ -180,7 +185,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         Dispatcher::from_config(
             &config.callbacks,
             store.clone(),
-            account_callbacks.iter().map(|(name, s)| (name.clone(), s.secrets.clone())).collect(),
+            webhook_secrets,
             (config.queue.lease(), config.queue.poll()),
             events,
             metrics.clone(),
@@ -194,25 +199,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     }
     let dispatchers = dispatcher.spawn(config.callbacks.dispatchers, stopped);
 
-    let app = sealmail_api::router(Arc::new(sealmail_api::AppState {
-        library,
-        store,
-        accounts,
-        limits,
-        unfinished,
-        max_unfinished: config.queue.max_jobs_in_flight,
-        wake,
-        scanners: services.scanners.clone(),
-        allow_insecure_no_antivirus: config.antivirus.allow_insecure_no_antivirus,
-        callback_policy,
-        rate_limits: RateLimits::new(config.limits.recipients_per_hour, &config.accounts),
-        metrics,
-        auth_throttle: AuthThrottle::new(config.limits.auth_throttle()),
-        default_callbacks: account_callbacks
-            .into_iter()
-            .filter_map(|(name, s)| Some((name, s.default_endpoint?)))
-            .collect(),
-    }));
+    let app = sealmail_api::router(Arc::new(app_state));
     // `ConnectInfo<SocketAddr>` is on every request (`connections`): the failed-authentication
     // throttle counts per client address (`throttle`).
     sealmail_api::connections::serve(listener, app, api, shutdown_signal()).await?;

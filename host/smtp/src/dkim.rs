@@ -360,7 +360,7 @@ mod tests {
         let rsa = DkimConfig {
             domain: "Sender.Example".into(),
             selector: "rsa1".into(),
-            private_key_file: concat!(env!("CARGO_MANIFEST_DIR"), "/src/testdata/dkim-rsa-pkcs1.pem").into(),
+            private_key_file: sealmail_test_support::DKIM_RSA_PKCS1_PEM.into(),
         };
         let ed = DkimConfig {
             domain: "sender.example".into(),

@@ -13,8 +13,6 @@
 //! A transport never logs, prints or returns message bodies: they carry the archive and, in
 //! password mails, the password. Outcomes carry only server replies and local error texts.
 
-#![warn(missing_docs)]
-
 mod config;
 pub mod dkim;
 mod envelope;
@@ -23,8 +21,6 @@ mod outbox;
 mod relay;
 pub mod reply;
 mod session;
-#[cfg(test)]
-pub(crate) mod test_smtp_server;
 mod transport;
 
 pub use config::{TlsMode, TransportConfig, TransportConfigError};

@@ -383,8 +383,9 @@ fn no_session(domain: &str, failures: &[HostFailure]) -> RecipientOutcome {
 
 #[cfg(test)]
 mod tests {
+    use sealmail_test_support::{SmtpServer, SmtpServerConfig, TestCa};
+
     use super::super::Transport;
-    use super::super::test_smtp_server::{Script, ScriptedSmtpServer};
     use super::*;
 
     const MESSAGE: &[u8] = b"From: sender@example.com\r\nTo: a@example.com\r\nSubject: mx\r\n\r\nbody\r\n";
@@ -400,6 +401,16 @@ mod tests {
             cfg.extend(extra.clone());
         }
         Transport::from_config(&serde_json::from_value(cfg).expect("valid config")).expect("builds")
+    }
+
+    /// A next hop offering STARTTLS with a certificate no client trusts (a fresh test CA's).
+    fn starttls() -> SmtpServerConfig {
+        SmtpServerConfig { tls: Some(TestCa::new().issue_server()), ..SmtpServerConfig::default() }
+    }
+
+    /// A next hop whose STARTTLS breaks: it answers 220, then closes the connection.
+    fn broken_starttls() -> SmtpServerConfig {
+        SmtpServerConfig { broken_starttls: true, ..SmtpServerConfig::default() }
     }
 
     fn envelope(recipients: &[&str]) -> Envelope {
@@ -444,57 +455,57 @@ mod tests {
 
     #[tokio::test]
     async fn address_literal_with_starttls_offered_uses_it_without_checking_the_certificate() {
-        let server = ScriptedSmtpServer::start(Script { starttls: true, ..Script::default() }).await;
-        let transport = mx(server.addr().port(), serde_json::json!({}));
+        let server = SmtpServer::start(starttls()).await;
+        let transport = mx(server.port(), serde_json::json!({}));
         let results = transport.send(&envelope(&["ok@[127.0.0.1]", "ok2@[127.0.0.1]"]), MESSAGE).await;
         assert!(results.iter().all(|r| r.outcome.is_delivered()), "{results:?}");
         let commands = server.commands();
-        let clear: Vec<&str> = commands.iter().filter(|c| !c.encrypted).map(|c| c.line.as_str()).collect();
+        let clear: Vec<&str> = commands.iter().filter(|c| !c.tls).map(|c| c.line.as_str()).collect();
         assert_eq!(clear, ["EHLO sender.example", "STARTTLS"], "everything else inside TLS");
-        assert_eq!(server.messages().len(), 1, "one transaction for the domain");
-        assert_eq!(server.messages()[0].recipients, ["ok@[127.0.0.1]", "ok2@[127.0.0.1]"]);
+        assert_eq!(server.received().len(), 1, "one transaction for the domain");
+        assert_eq!(server.received()[0].rcpt_to, ["ok@[127.0.0.1]", "ok2@[127.0.0.1]"]);
     }
 
     #[tokio::test]
     async fn plain_text_when_starttls_is_not_offered() {
-        let server = ScriptedSmtpServer::start(Script::default()).await;
-        let transport = mx(server.addr().port(), serde_json::json!({}));
+        let server = SmtpServer::start(SmtpServerConfig::default()).await;
+        let transport = mx(server.port(), serde_json::json!({}));
         let results = transport.send(&envelope(&["ok@[127.0.0.1]"]), MESSAGE).await;
         assert!(results[0].outcome.is_delivered(), "{results:?}");
-        assert!(server.commands().iter().all(|c| !c.encrypted));
+        assert!(server.commands().iter().all(|c| !c.tls));
     }
 
     #[tokio::test]
     async fn failing_starttls_falls_back_to_a_new_session_in_clear_text() {
-        let server = ScriptedSmtpServer::start(Script { starttls: true, broken_tls: true, ..Script::default() }).await;
-        let transport = mx(server.addr().port(), serde_json::json!({}));
+        let server = SmtpServer::start(broken_starttls()).await;
+        let transport = mx(server.port(), serde_json::json!({}));
         let results = transport.send(&envelope(&["ok@[127.0.0.1]"]), MESSAGE).await;
         assert!(results[0].outcome.is_delivered(), "{results:?}");
         let lines: Vec<String> = server.commands().into_iter().map(|c| c.line).collect();
         assert_eq!(lines[..3], ["EHLO sender.example", "STARTTLS", "EHLO sender.example"], "{lines:?}");
         assert!(!lines[3..].iter().any(|l| l == "STARTTLS"), "no second STARTTLS: {lines:?}");
-        assert_eq!(server.messages().len(), 1);
+        assert_eq!(server.received().len(), 1);
     }
 
     #[tokio::test]
     async fn require_tls_defers_instead_of_clear_text() {
-        let plain = ScriptedSmtpServer::start(Script::default()).await;
-        let transport = mx(plain.addr().port(), serde_json::json!({"require_tls": true}));
+        let plain = SmtpServer::start(SmtpServerConfig::default()).await;
+        let transport = mx(plain.port(), serde_json::json!({"require_tls": true}));
         assert!(transport.warnings().is_empty(), "{:?}", transport.warnings());
         assert!(transport.describe().contains("STARTTLS required"), "{}", transport.describe());
         let results = transport.send(&envelope(&["ok@[127.0.0.1]"]), MESSAGE).await;
         let RecipientOutcome::Temporary { reply, .. } = &results[0].outcome else { panic!("{results:?}") };
         assert!(reply.contains("does not offer STARTTLS"), "{reply}");
-        assert!(plain.messages().is_empty(), "nothing sent in clear text");
+        assert!(plain.received().is_empty(), "nothing sent in clear text");
 
-        let broken = ScriptedSmtpServer::start(Script { starttls: true, broken_tls: true, ..Script::default() }).await;
-        let transport = mx(broken.addr().port(), serde_json::json!({"require_tls": true}));
+        let broken = SmtpServer::start(broken_starttls()).await;
+        let transport = mx(broken.port(), serde_json::json!({"require_tls": true}));
         let results = transport.send(&envelope(&["ok@[127.0.0.1]"]), MESSAGE).await;
         assert!(matches!(results[0].outcome, RecipientOutcome::Temporary { .. }), "{results:?}");
-        assert!(broken.messages().is_empty(), "no clear-text retry");
+        assert!(broken.received().is_empty(), "no clear-text retry");
         assert_eq!(broken.commands().iter().filter(|c| c.line.starts_with("EHLO")).count(), 1, "one session only");
 
-        let warned = mx(plain.addr().port(), serde_json::json!({}));
+        let warned = mx(plain.port(), serde_json::json!({}));
         assert!(warned.warnings().iter().any(|w| w.contains("require_tls")), "{:?}", warned.warnings());
     }
 
@@ -518,8 +529,8 @@ mod tests {
 
     #[tokio::test]
     async fn semaphores_are_forgotten_after_use() {
-        let server = ScriptedSmtpServer::start(Script::default()).await;
-        let Transport::Mx(delivery) = mx(server.addr().port(), serde_json::json!({})) else { panic!("mx") };
+        let server = SmtpServer::start(SmtpServerConfig::default()).await;
+        let Transport::Mx(delivery) = mx(server.port(), serde_json::json!({})) else { panic!("mx") };
         delivery.send(&envelope(&["ok@[127.0.0.1]"]), MESSAGE).await;
         assert!(delivery.domains.lock().expect("lock").is_empty());
     }

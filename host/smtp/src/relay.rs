@@ -336,8 +336,11 @@ fn build_tls_parameters(host: &str, ca_file: Option<&std::path::Path>) -> Result
 
 #[cfg(test)]
 mod tests {
+    use std::path::PathBuf;
+
+    use sealmail_test_support::{RcptRule, SmtpServer, SmtpServerConfig, TestCa, TlsIdentity};
+
     use super::super::Transport;
-    use super::super::test_smtp_server::{Script, ScriptedSmtpServer, TEST_CA, UNRELATED_CA};
     use super::*;
 
     const MESSAGE: &[u8] = b"From: sender@example.com\r\nTo: ok@example.com\r\n\
@@ -362,10 +365,22 @@ mod tests {
         }
     }
 
-    fn scripted() -> Script {
-        Script::default()
-            .reply_to("reject-perm@example.com", "550 5.1.1 User unknown")
-            .reply_to("reject-temp@example.com", "451 4.3.0 Try again")
+    /// A refusal for ever for one recipient and a deferral for ever for another.
+    fn scripted() -> SmtpServerConfig {
+        SmtpServerConfig {
+            rcpt_rules: vec![
+                RcptRule::permanent("reject-perm@example.com", "550 5.1.1 User unknown"),
+                RcptRule::permanent("reject-temp@example.com", "451 4.3.0 Try again"),
+            ],
+            ..SmtpServerConfig::default()
+        }
+    }
+
+    /// A relay's TLS: a certificate for 127.0.0.1 from a fresh test CA, and that CA's file
+    /// (in `dir`) for `ca_file`.
+    fn relay_tls(dir: &tempfile::TempDir) -> (Option<TlsIdentity>, PathBuf) {
+        let ca = TestCa::new();
+        (Some(ca.issue_server()), ca.write_ca_file(dir.path()))
     }
 
     fn assert_all_temporary(results: &[RecipientResult], needle: &str) {
@@ -379,13 +394,13 @@ mod tests {
 
     #[tokio::test]
     async fn each_recipient_gets_its_own_outcome() {
-        let server = ScriptedSmtpServer::start(scripted()).await;
+        let server = SmtpServer::start(scripted()).await;
         let recipients = ["ok@example.com", "reject-perm@example.com", "reject-temp@example.com", "ok2@example.com"];
-        let results = relay(server.addr().port(), serde_json::json!({})).send(&envelope(&recipients), MESSAGE).await;
+        let results = relay(server.port(), serde_json::json!({})).send(&envelope(&recipients), MESSAGE).await;
 
         let got: Vec<&str> = results.iter().map(|r| r.recipient.as_str()).collect();
         assert_eq!(got, recipients, "one result per recipient, in envelope order");
-        let delivered = RecipientOutcome::Delivered { reply: "250 2.0.0 Ok: queued as TEST".into() };
+        let delivered = RecipientOutcome::Delivered { reply: "250 2.0.0 Ok: queued as 1".into() };
         assert_eq!(results[0].outcome, delivered);
         assert_eq!(
             results[1].outcome,
@@ -405,10 +420,10 @@ mod tests {
         );
         assert_eq!(results[3].outcome, delivered);
 
-        let messages = server.messages();
+        let messages = server.received();
         assert_eq!(messages.len(), 1, "DATA exactly once");
-        assert_eq!(messages[0].mail_from, "<bounces@example.com>");
-        assert_eq!(messages[0].recipients, ["ok@example.com", "ok2@example.com"]);
+        assert_eq!(messages[0].mail_from, "bounces@example.com");
+        assert_eq!(messages[0].rcpt_to, ["ok@example.com", "ok2@example.com"]);
         assert_eq!(messages[0].data, MESSAGE, "the exact bytes arrive (dot-stuffing undone)");
         let commands: Vec<String> = server.commands().into_iter().map(|c| c.line).collect();
         assert_eq!(commands.iter().filter(|c| *c == "DATA").count(), 1, "{commands:?}");
@@ -417,12 +432,12 @@ mod tests {
 
     #[tokio::test]
     async fn refusal_at_end_of_data_bounces_every_accepted_recipient() {
-        let server = ScriptedSmtpServer::start(Script {
-            end_of_data_reply: "554 5.7.1 Message rejected by policy".into(),
+        let server = SmtpServer::start(SmtpServerConfig {
+            data_reply: Some("554 5.7.1 Message rejected by policy".into()),
             ..scripted()
         })
         .await;
-        let results = relay(server.addr().port(), serde_json::json!({}))
+        let results = relay(server.port(), serde_json::json!({}))
             .send(&envelope(&["ok@example.com", "reject-perm@example.com", "ok2@example.com"]), MESSAGE)
             .await;
         let data_refusal = RecipientOutcome::Permanent {
@@ -441,12 +456,12 @@ mod tests {
 
     #[tokio::test]
     async fn refusal_of_the_data_command_bounces_every_accepted_recipient() {
-        let server = ScriptedSmtpServer::start(Script {
+        let server = SmtpServer::start(SmtpServerConfig {
             data_command_reply: Some("554 5.3.4 Transaction failed".into()),
             ..scripted()
         })
         .await;
-        let results = relay(server.addr().port(), serde_json::json!({}))
+        let results = relay(server.port(), serde_json::json!({}))
             .send(&envelope(&["ok@example.com", "reject-temp@example.com", "ok2@example.com"]), MESSAGE)
             .await;
         let refusal = RecipientOutcome::Permanent {
@@ -457,16 +472,17 @@ mod tests {
         assert_eq!(results[0].outcome, refusal);
         assert!(matches!(results[1].outcome, RecipientOutcome::Temporary { code: Some(451), .. }));
         assert_eq!(results[2].outcome, refusal);
-        assert!(server.messages().is_empty(), "no content after a refused DATA");
+        assert!(server.received().is_empty(), "no content after a refused DATA");
     }
 
     #[tokio::test]
     async fn temporary_refusal_at_end_of_data_is_temporary() {
-        let server =
-            ScriptedSmtpServer::start(Script { end_of_data_reply: "451 4.7.1 Greylisted".into(), ..Script::default() })
-                .await;
-        let results =
-            relay(server.addr().port(), serde_json::json!({})).send(&envelope(&["ok@example.com"]), MESSAGE).await;
+        let server = SmtpServer::start(SmtpServerConfig {
+            data_reply: Some("451 4.7.1 Greylisted".into()),
+            ..SmtpServerConfig::default()
+        })
+        .await;
+        let results = relay(server.port(), serde_json::json!({})).send(&envelope(&["ok@example.com"]), MESSAGE).await;
         assert_eq!(
             results[0].outcome,
             RecipientOutcome::Temporary {
@@ -479,13 +495,13 @@ mod tests {
 
     #[tokio::test]
     async fn no_accepted_recipient_means_no_data() {
-        let server = ScriptedSmtpServer::start(scripted()).await;
-        let results = relay(server.addr().port(), serde_json::json!({}))
+        let server = SmtpServer::start(scripted()).await;
+        let results = relay(server.port(), serde_json::json!({}))
             .send(&envelope(&["reject-perm@example.com", "reject-temp@example.com"]), MESSAGE)
             .await;
         assert!(matches!(results[0].outcome, RecipientOutcome::Permanent { code: 550, .. }));
         assert!(matches!(results[1].outcome, RecipientOutcome::Temporary { code: Some(451), .. }));
-        assert!(server.messages().is_empty());
+        assert!(server.received().is_empty());
         assert!(!server.commands().iter().any(|c| c.line == "DATA"));
     }
 
@@ -503,8 +519,8 @@ mod tests {
 
     #[tokio::test]
     async fn required_starttls_missing_sends_nothing() {
-        let server = ScriptedSmtpServer::start(Script::default()).await;
-        let transport = relay(server.addr().port(), serde_json::json!({"tls": "starttls"}));
+        let server = SmtpServer::start(SmtpServerConfig::default()).await;
+        let transport = relay(server.port(), serde_json::json!({"tls": "starttls"}));
         let results = transport.send(&envelope(&["a@example.com", "b@example.com"]), MESSAGE).await;
         assert_all_temporary(&results, "does not offer STARTTLS");
         let commands: Vec<String> = server.commands().into_iter().map(|c| c.line).collect();
@@ -512,16 +528,19 @@ mod tests {
             !commands.iter().any(|c| c.starts_with("MAIL") || c.starts_with("RCPT")),
             "nothing but EHLO/QUIT in clear text: {commands:?}"
         );
-        assert!(server.messages().is_empty());
+        assert!(server.received().is_empty());
     }
 
     #[tokio::test]
     async fn starttls_with_ca_file_then_auth_over_tls() {
-        let server = ScriptedSmtpServer::start(Script { starttls: true, auth: true, ..scripted() }).await;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (tls, ca_file) = relay_tls(&dir);
+        let auth = Some(("user".to_owned(), "secret".to_owned()));
+        let server = SmtpServer::start(SmtpServerConfig { tls, auth, ..scripted() }).await;
         let transport = relay(
-            server.addr().port(),
+            server.port(),
             serde_json::json!({
-                "tls": "starttls", "ca_file": TEST_CA, "username": "user", "password": "secret"
+                "tls": "starttls", "ca_file": ca_file, "username": "user", "password": "secret"
             }),
         );
         assert!(transport.describe().contains("STARTTLS required, AUTH as user"));
@@ -530,25 +549,33 @@ mod tests {
         assert!(matches!(results[1].outcome, RecipientOutcome::Permanent { code: 550, .. }));
 
         let commands = server.commands();
-        let clear: Vec<&str> = commands.iter().filter(|c| !c.encrypted).map(|c| c.line.as_str()).collect();
+        let clear: Vec<&str> = commands.iter().filter(|c| !c.tls).map(|c| c.line.as_str()).collect();
         assert_eq!(clear, ["EHLO [127.0.0.1]", "STARTTLS"], "only these in clear text");
-        assert!(commands.iter().any(|c| c.encrypted && c.line.starts_with("AUTH PLAIN")));
-        assert_eq!(server.messages()[0].data, MESSAGE);
+        assert!(commands.iter().any(|c| c.tls && c.line.starts_with("AUTH PLAIN")));
+        assert_eq!(server.received()[0].authenticated_as.as_deref(), Some("user"));
+        assert_eq!(server.received()[0].data, MESSAGE);
     }
 
     #[tokio::test]
     async fn implicit_tls_with_ca_file() {
-        let server = ScriptedSmtpServer::start(Script { implicit_tls: true, ..Script::default() }).await;
-        let transport = relay(server.addr().port(), serde_json::json!({"tls": "tls", "ca_file": TEST_CA}));
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (tls, ca_file) = relay_tls(&dir);
+        let server =
+            SmtpServer::start(SmtpServerConfig { tls, implicit_tls: true, ..SmtpServerConfig::default() }).await;
+        let transport = relay(server.port(), serde_json::json!({"tls": "tls", "ca_file": ca_file}));
         let results = transport.send(&envelope(&["ok@example.com"]), MESSAGE).await;
         assert!(results[0].outcome.is_delivered(), "{results:?}");
-        assert!(server.commands().iter().all(|c| c.encrypted));
+        assert!(server.commands().iter().all(|c| c.tls));
     }
 
     #[tokio::test]
     async fn untrusted_certificate_is_temporary_and_sends_nothing() {
-        let server = ScriptedSmtpServer::start(Script { starttls: true, ..Script::default() }).await;
-        let transport = relay(server.addr().port(), serde_json::json!({"tls": "starttls", "ca_file": UNRELATED_CA}));
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (tls, _) = relay_tls(&dir);
+        let server = SmtpServer::start(SmtpServerConfig { tls, ..SmtpServerConfig::default() }).await;
+        // A CA that did not sign the relay's certificate.
+        let unrelated_ca = TestCa::new().write_ca_file(dir.path());
+        let transport = relay(server.port(), serde_json::json!({"tls": "starttls", "ca_file": unrelated_ca}));
         let results = transport.send(&envelope(&["ok@example.com"]), MESSAGE).await;
         assert_all_temporary(&results, "STARTTLS with 127.0.0.1");
         assert_all_temporary(&results, "invalid peer certificate");
@@ -557,8 +584,8 @@ mod tests {
 
     #[tokio::test]
     async fn silent_server_times_out() {
-        let server = ScriptedSmtpServer::start(Script { silent: true, ..Script::default() }).await;
-        let transport = relay(server.addr().port(), serde_json::json!({"timeout_secs": 1}));
+        let server = SmtpServer::start(SmtpServerConfig { silent: true, ..SmtpServerConfig::default() }).await;
+        let transport = relay(server.port(), serde_json::json!({"timeout_secs": 1}));
         let started = std::time::Instant::now();
         let results = transport.send(&envelope(&["ok@example.com"]), MESSAGE).await;
         assert_all_temporary(&results, "timed out");
@@ -567,8 +594,8 @@ mod tests {
 
     #[tokio::test]
     async fn invalid_addresses_are_refused_locally() {
-        let server = ScriptedSmtpServer::start(Script::default()).await;
-        let transport = relay(server.addr().port(), serde_json::json!({}));
+        let server = SmtpServer::start(SmtpServerConfig::default()).await;
+        let transport = relay(server.port(), serde_json::json!({}));
         let results =
             transport.send(&envelope(&["ok@example.com", "x@example.com>\r\nDATA", "no-at-sign"]), MESSAGE).await;
         assert!(results[0].outcome.is_delivered(), "{results:?}");
@@ -578,7 +605,7 @@ mod tests {
                 "{result:?}"
             );
         }
-        assert_eq!(server.messages()[0].recipients, ["ok@example.com"]);
+        assert_eq!(server.received()[0].rcpt_to, ["ok@example.com"]);
 
         let bad_sender = Envelope { reverse_path: "not an address".into(), ..envelope(&["ok@example.com"]) };
         let results = transport.send(&bad_sender, MESSAGE).await;
@@ -590,11 +617,11 @@ mod tests {
 
     #[tokio::test]
     async fn null_sender_and_empty_envelope() {
-        let server = ScriptedSmtpServer::start(Script::default()).await;
-        let transport = relay(server.addr().port(), serde_json::json!({}));
+        let server = SmtpServer::start(SmtpServerConfig::default()).await;
+        let transport = relay(server.port(), serde_json::json!({}));
         let null_sender = Envelope { reverse_path: String::new(), ..envelope(&["ok@example.com"]) };
         assert!(transport.send(&null_sender, MESSAGE).await[0].outcome.is_delivered());
-        assert_eq!(server.messages()[0].mail_from, "<>");
+        assert_eq!(server.received()[0].mail_from, "", "the null reverse-path <>");
 
         let before = server.commands().len();
         assert!(transport.send(&envelope(&[]), MESSAGE).await.is_empty());

@@ -17,7 +17,7 @@ pub struct Effects {
 /// before the transaction: SQLite's writer thread then does no cryptography, and PostgreSQL
 /// repeats a conflicting transaction with the same blobs.
 pub(crate) struct SealedEffects {
-    /// The effects.
+    /// What the call decided; the content of its messages is in `blobs`, sealed.
     pub(crate) effects: Effects,
     /// Per enqueued message: its content and held secret, sealed.
     pub(crate) blobs: Vec<(Vec<u8>, Option<Vec<u8>>)>,

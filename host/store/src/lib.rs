@@ -35,8 +35,6 @@
 //! `/metrics`: it carries no address, job id or account. The isolation system test checks
 //! all of this from outside.
 
-#![warn(missing_docs)]
-
 pub mod accounts;
 pub mod at_rest;
 #[cfg(any(test, feature = "conformance"))]

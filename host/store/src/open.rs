@@ -21,11 +21,43 @@ pub enum Database {
 }
 
 impl Database {
+    /// The start-up warnings of this store: a SQLite storage key kept in a file beside the
+    /// data it protects (`storage_key_configured` false), or a PostgreSQL server on another
+    /// host, reached without TLS. Without the `WARNING: ` prefix.
+    pub fn warnings(&self, storage_key_configured: bool, data_dir: &Path) -> Vec<String> {
+        match self {
+            Self::Sqlite(_) if !storage_key_configured => vec![format!(
+                "storage_key is not set: the key that encrypts documents at rest is kept in {} beside the \
+                 database, so a copy of the data directory can be decrypted; set storage_key (e.g. \
+                 SEALMAIL_STORAGE_KEY from a secret store)",
+                data_dir.join("storage.key").display()
+            )],
+            Self::Postgres(url) if !is_local_database(url) => vec![
+                "database_url is a PostgreSQL server on another host, reached without TLS: queued documents \
+                 (encrypted) and job data cross the network; use a private network or a local socket"
+                    .to_owned(),
+            ],
+            _ => Vec::new(),
+        }
+    }
+
     /// The file, or the URL without its password: for the banner and error messages.
     pub fn describe(&self) -> String {
         match self {
             Self::Sqlite(path) => path.display().to_string(),
             Self::Postgres(url) => redact_password(url),
+        }
+    }
+}
+
+/// true for a PostgreSQL URL whose host is a Unix socket, `localhost` or a loopback address.
+fn is_local_database(url: &str) -> bool {
+    let Ok(parsed) = url::Url::parse(url) else { return false };
+    match parsed.host_str() {
+        None | Some("") | Some("localhost") => true,
+        Some(host) => {
+            host.starts_with('/')
+                || host.trim_matches(['[', ']']).parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
         }
     }
 }
@@ -107,7 +139,7 @@ pub enum OpenError {
 
 /// An opened store and the key it seals with.
 pub struct Opened {
-    /// The store.
+    /// The store, every concern behind one trait object.
     pub store: Arc<dyn Store>,
     /// The storage key (with its previous keys).
     pub key: AtRestKey,
@@ -149,5 +181,18 @@ pub async fn open(
             })?;
             Ok(Opened { store: Arc::new(store), key, generated_key: None })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn local_databases_are_sockets_localhost_and_loopback() {
+        for local in
+            ["postgres://mail:pw@127.0.0.1/x", "postgres://localhost/x", "postgres://[::1]:5432/x", "postgres:///x"]
+        {
+            assert!(super::is_local_database(local), "{local}");
+        }
+        assert!(!super::is_local_database("postgres://mail:pw@db.internal:5432/sealmail"));
     }
 }

@@ -50,7 +50,7 @@ pub struct NotificationState {
 /// An event of a claimed post, with what its notification shows of the recipient.
 #[derive(Debug, Clone)]
 pub struct PostEvent {
-    /// The event.
+    /// The stored event, as committed by the workflow.
     pub event: StoredEvent,
     /// The recipient block's `reference`.
     pub reference: Option<String>,

@@ -6,7 +6,6 @@
 //!
 //! It executes and remembers; it never decides what to send, to whom or when: that is the
 //! component's.
-#![warn(missing_docs)]
 
 pub mod capabilities;
 pub mod config;

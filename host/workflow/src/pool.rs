@@ -383,6 +383,7 @@ impl Pool {
 }
 
 /// Lowers the calling thread's CPU priority (on Linux, `nice` is per thread).
+#[cfg_attr(target_os = "linux", expect(unsafe_code, reason = "libc's setpriority is a foreign function"))]
 fn lower_priority() {
     #[cfg(target_os = "linux")]
     // SAFETY: setpriority only reads its integer arguments; `who = 0` is the calling thread.

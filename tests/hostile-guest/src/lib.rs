@@ -1,4 +1,4 @@
-//! A deliberately hostile sealmail component, for the sandbox tests only (issue 8, item 2):
+//! A deliberately hostile sealmail component, for the sandbox tests only:
 //! it exports the same worlds as the real guest (`library`, and `service` with the `service`
 //! feature), so the host loads it like the real one, but it misbehaves on command.
 //!
@@ -21,6 +21,8 @@
 //!
 //! Natively the crate is empty: only the wasm32-wasip2 build is a component.
 #![cfg(target_arch = "wasm32")]
+#![allow(unsafe_code, reason = "wit-bindgen's generated glue is the canonical ABI's exports and imports")]
+#![allow(missing_docs, reason = "the generated bindings' documentation is the WIT")]
 
 use std::hint::black_box;
 

@@ -30,7 +30,7 @@ pub struct JobRequest {
     pub job: Option<Job>,
     /// The sender and the headers of every message.
     pub mail: Mail,
-    /// The subject.
+    /// The subject: literal or a template, optionally encoded.
     pub subject: Subject,
     /// The body (optional, as with Retarus).
     #[schema(nullable = false)]
@@ -409,9 +409,9 @@ pub struct BlockTemplating {
 pub enum PersonalizationValue {
     /// A string.
     Text(String),
-    /// A number.
+    /// A JSON number, rendered as written.
     Number(f64),
-    /// A boolean.
+    /// A JSON boolean, rendered `true` or `false`.
     Boolean(bool),
 }
 
@@ -451,7 +451,7 @@ pub struct CallbackAuthentication {
     pub method: String,
     /// The user name (no `:`, RFC 7617).
     pub user: String,
-    /// The password.
+    /// The password for Basic authentication (stored encrypted at rest).
     pub password: String,
 }
 

@@ -1,7 +1,7 @@
 //! The bodies the API answers with: each type here is what a handler serializes and what the
 //! OpenAPI document describes, so an answer and its description cannot drift apart. Objects
 //! are closed (`additionalProperties: false`, from `deny_unknown_fields`) and
-//! `tests/tests/openapi.rs` validates real answers of the server against their schemas.
+//! `tests/it/openapi.rs` validates real answers of the server against their schemas.
 //!
 //! The names of the WIT's enums (problem kinds, statuses, event codes, …) are
 //! [`crate::vocabulary`]'s, derived from the WIT; the host's own (job and callback states)
@@ -229,14 +229,14 @@ pub struct JobEvent {
     pub block: u32,
     /// The recipient.
     pub email: String,
-    /// The phase.
+    /// Which step of the job it reports, in Retarus' terms (`PROCESS`, `DELIVER`, `TRIGGER`, …).
     pub phase: EventPhase,
     /// The state within the phase.
     pub state: EventState,
-    /// The type.
+    /// What happened (`DELIVERED`, `HARD_BOUNCE`, `PASSWORD_MAIL`, …).
     #[serde(rename = "type")]
     pub kind: EventType,
-    /// The sub-type.
+    /// The detail of the type (`OK`, `FAILED`, `NOT_TRIGGERED`, …).
     pub sub_type: EventSubType,
     /// When it happened.
     #[schema(format = DateTime)]
