@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use rand::TryRngCore;
-use sealmail_test_support::jobs::{local_callbacks, plain_relay, secure_statement};
+use sealmail_test_support::jobs::{secure_statement, unscanned_relay_with_callbacks};
 use sealmail_test_support::receiver::Receiver;
 use sealmail_test_support::secure_mail::{archive_of, password_of};
 use sealmail_test_support::server::{TEST_STORAGE_KEY, binary};
@@ -82,11 +82,7 @@ async fn wait_deferred(server: &Sealmail, id: &str) {
 async fn held_jobs_finish_after_a_key_rotation_and_the_old_key_is_no_longer_needed() {
     let mut smtp = SmtpServer::start(SmtpServerConfig::default()).await;
     let receiver = Receiver::start().await;
-    let config = format!(
-        "{}[antivirus]\nallow_insecure_no_antivirus = true\n\n{}",
-        plain_relay(smtp.port(), 10),
-        local_callbacks(10)
-    );
+    let config = unscanned_relay_with_callbacks(smtp.port(), 10);
     let mut server = Sealmail::start(&config).await;
     let on_postgres = server.database().is_some();
 

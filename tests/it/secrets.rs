@@ -16,7 +16,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use base64::Engine as _;
-use sealmail_test_support::jobs::{local_callbacks, plain_relay, secure_statement};
+use sealmail_test_support::jobs::{secure_statement, unscanned_relay_with_callbacks};
 use sealmail_test_support::receiver::Receiver;
 use sealmail_test_support::secure_mail::{archive_of, password_of};
 use sealmail_test_support::{ACCOUNT, ReceivedMail, Sealmail, SmtpServer, SmtpServerConfig, python, pyzipper_extract};
@@ -116,11 +116,7 @@ fn to(mail: &ReceivedMail, address: &str) -> bool {
 async fn passwords_appear_only_in_the_password_mails() {
     let mut smtp = SmtpServer::start(SmtpServerConfig::default()).await;
     let receiver = Receiver::start().await;
-    let config = format!(
-        "{}[antivirus]\nallow_insecure_no_antivirus = true\n\n{}",
-        plain_relay(smtp.port(), 10),
-        local_callbacks(5)
-    );
+    let config = unscanned_relay_with_callbacks(smtp.port(), 5);
     let server = Sealmail::start(&config).await;
 
     // Held: the relay is down, so every original is deferred with its password held.

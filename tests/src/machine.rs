@@ -1,7 +1,52 @@
-//! What the benchmarks report about the machine and its processes: the date, /proc files,
-//! and CPU time from `/proc/PID/stat` (proc(5)).
+//! What the benchmarks report about the machine and its processes: the CPU model and the
+//! features that decide crypto and deflate speed, the date, /proc files, and CPU time from
+//! `/proc/PID/stat` (proc(5)).
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// The machine a benchmark ran on, as its report describes it.
+pub struct Machine {
+    /// The "model name" of /proc/cpuinfo.
+    pub cpu_model: String,
+    /// The threads this process may run at once (what the ceilings are computed for).
+    pub logical_cpus: usize,
+    /// The CPU features that decide native crypto speed (AES-NI, SHA extensions) and deflate
+    /// speed (AVX2), as /proc/cpuinfo reports them.
+    pub cpu_flags: Vec<&'static str>,
+    /// The kernel release.
+    pub kernel: String,
+    /// /proc/loadavg before the run: a loaded machine gives slower figures.
+    pub load_before: String,
+    /// When the run started (UTC).
+    pub date: String,
+}
+
+impl Machine {
+    /// Reads the description from /proc ("unknown" where a file is missing).
+    pub fn describe() -> Machine {
+        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+        let field = |name: &str| {
+            cpuinfo
+                .lines()
+                .find(|line| line.split(':').next().is_some_and(|key| key.trim() == name))
+                .and_then(|line| line.split_once(':'))
+                .map(|(_, value)| value.trim().to_owned())
+        };
+        let flags = field("flags").unwrap_or_default();
+        let cpu_flags = ["aes", "sha_ni", "avx2", "avx512f"]
+            .into_iter()
+            .filter(|wanted| flags.split_whitespace().any(|flag| flag == *wanted))
+            .collect();
+        Machine {
+            cpu_model: field("model name").unwrap_or_else(|| "unknown CPU".to_owned()),
+            logical_cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            cpu_flags,
+            kernel: read_trimmed("/proc/sys/kernel/osrelease"),
+            load_before: read_trimmed("/proc/loadavg"),
+            date: utc_now(),
+        }
+    }
+}
 
 /// A file's content without surrounding white space, or "unknown".
 pub fn read_trimmed(path: &str) -> String {

@@ -42,3 +42,13 @@ pub fn plain_relay(port: u16, timeout_secs: u64) -> String {
         "[transport]\nkind = \"smtp\"\nhost = \"127.0.0.1\"\nport = {port}\ntls = \"none\"\nallow_insecure_smtp = true\ntimeout_secs = {timeout_secs}\n"
     )
 }
+
+/// `[antivirus]` for a server without scanners: flagged attachments are sealed unscanned (the
+/// tests that are not about scanning need no clamd).
+pub const UNSCANNED: &str = "[antivirus]\nallow_insecure_no_antivirus = true\n";
+
+/// The configuration of a server that delivers to a local test relay on `port` unscanned and
+/// calls back to receivers on this machine, `tries` tries per callback.
+pub fn unscanned_relay_with_callbacks(port: u16, tries: u64) -> String {
+    format!("{}{UNSCANNED}\n{}", plain_relay(port, 10), local_callbacks(tries))
+}

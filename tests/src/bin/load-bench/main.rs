@@ -40,10 +40,11 @@ use std::sync::Arc;
 use anyhow::{Result, bail};
 use sealmail_test_support::postgres::create_durable_database;
 use sealmail_test_support::{Clamd, Signatures};
+use sealmail_tests::machine::Machine;
 
 use crate::accept::phase_accept;
 use crate::job::JobBody;
-use crate::measure::{Machine, progress};
+use crate::measure::progress;
 use crate::options::{Options, Setup};
 use crate::probe::probe;
 use crate::raw_rate::{RawRates, SMTP_SOURCE};

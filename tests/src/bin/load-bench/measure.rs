@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use sealmail_tests::machine::{machine_cpu_ticks, process_cpu, read_trimmed, utc_now};
+use sealmail_tests::machine::{machine_cpu_ticks, process_cpu};
 
 use crate::sink::Sink;
 
@@ -121,32 +121,6 @@ impl MachineTicks {
                 100.0 * (total - a.idle.saturating_sub(b.idle).min(total)) as f64 / total as f64
             }
             _ => f64::NAN,
-        }
-    }
-}
-
-pub struct Machine {
-    pub cpu_model: String,
-    pub logical_cpus: usize,
-    pub kernel: String,
-    pub load_before: String,
-    pub date: String,
-}
-
-impl Machine {
-    pub fn describe() -> Machine {
-        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-        let model = cpuinfo
-            .lines()
-            .find(|line| line.split(':').next().is_some_and(|key| key.trim() == "model name"))
-            .and_then(|line| line.split_once(':'))
-            .map_or_else(|| "unknown CPU".to_owned(), |(_, value)| value.trim().to_owned());
-        Machine {
-            cpu_model: model,
-            logical_cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
-            kernel: read_trimmed("/proc/sys/kernel/osrelease"),
-            load_before: read_trimmed("/proc/loadavg"),
-            date: utc_now(),
         }
     }
 }

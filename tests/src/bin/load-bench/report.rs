@@ -3,9 +3,10 @@
 
 use std::time::Duration;
 
+use sealmail_tests::machine::Machine;
+
 use crate::accept::AcceptPhase;
 use crate::job::MESSAGES_PER_JOB;
-use crate::measure::Machine;
 use crate::options::{Options, Setup};
 use crate::probe::Sizes;
 use crate::raw_rate::{RAW_MESSAGES, RAW_SESSIONS, RawRates};

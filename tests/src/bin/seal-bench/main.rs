@@ -28,11 +28,11 @@ mod throughput;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use sealmail_tests::machine::read_trimmed;
+use sealmail_tests::machine::{Machine, read_trimmed};
 
 use crate::calls::measure_calls;
 use crate::corpus::{CORPUS_SEED, Corpus, RANDOM_NAME, TEXT_NAME};
-use crate::machine::{CpuTicks, Machine};
+use crate::machine::CpuTicks;
 use crate::measure::progress;
 use crate::options::Options;
 use crate::phases::{ComponentInputs, Phases, measure_native_phases};

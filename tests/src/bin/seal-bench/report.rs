@@ -4,11 +4,11 @@
 use std::time::Duration;
 
 use sealmail_guest::archive::compress;
+use sealmail_tests::machine::Machine;
 use serde_json::{Value, json};
 
 use crate::calls::{Calls, SMALL_SEAL_CALLS, WARM_UP_ROUNDS};
 use crate::corpus::{CORPUS_SEED, Corpus, HALF_LEN, RANDOM_NAME, TEXT_NAME, TINY_LEN};
-use crate::machine::Machine;
 use crate::measure::{MIB, group_digits};
 use crate::options::Options;
 use crate::phases::{ComponentInputs, NativePhases, Phases, SHA1_COMPRESSIONS_PER_DERIVATION, ratio};
